@@ -1,0 +1,73 @@
+/** Path rules ZooKeeper users know: absolute, no empty / `.` / `..` components, no trailing slash. */
+
+export const MAX_PATH_LENGTH = 4096;
+/** Reserved system root; it and its children cannot be deleted or written by clients. */
+export const SYSTEM_ROOT = '/zabkit';
+
+/** Returns a human readable reason the path is invalid, or null when it is valid. */
+export function pathProblem(path: unknown, opts: { sequential?: boolean } = {}): string | null {
+  if (typeof path !== 'string') return 'path must be a string';
+  if (path.length === 0) return 'path must not be empty';
+  if (path[0] !== '/') return `path must start with '/': ${JSON.stringify(path)}`;
+  if (path.length > MAX_PATH_LENGTH) return `path longer than ${MAX_PATH_LENGTH} characters`;
+  if (path === '/') return null;
+  // A sequential create may end in '/' (the server appends the counter): "/queue/".
+  const body = opts.sequential && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (body.endsWith('/')) return `path must not end with '/': ${JSON.stringify(path)}`;
+  const parts = body.slice(1).split('/');
+  for (const part of parts) {
+    if (part === '') return `path has an empty component: ${JSON.stringify(path)}`;
+    if (part === '.' || part === '..') return `relative component '${part}' in path: ${JSON.stringify(path)}`;
+    for (let i = 0; i < part.length; i++) {
+      const c = part.charCodeAt(i);
+      if (c === 0) return `path contains a NUL character: ${JSON.stringify(path)}`;
+      if ((c > 0x00 && c < 0x20) || (c >= 0x7f && c <= 0x9f)) return `path contains a control character: ${JSON.stringify(path)}`;
+      if ((c >= 0xd800 && c <= 0xf8ff) || (c >= 0xfff0 && c <= 0xffff)) return `path contains an invalid character: ${JSON.stringify(path)}`;
+    }
+  }
+  return null;
+}
+
+export function isValidPath(path: unknown, opts: { sequential?: boolean } = {}): path is string {
+  return pathProblem(path, opts) === null;
+}
+
+/** Throws a BadArguments-style Error when the path is invalid. */
+export function assertValidPath(path: unknown, opts: { sequential?: boolean } = {}): asserts path is string {
+  const problem = pathProblem(path, opts);
+  if (problem !== null) throw new TypeError(`invalid path: ${problem}`);
+}
+
+export function parentOf(path: string): string {
+  if (path === '/') return '';
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+export function joinPath(parent: string, child: string): string {
+  return parent === '/' ? `/${child}` : `${parent}/${child}`;
+}
+
+/** Applies a chroot prefix (`/app`) to a client path. */
+export function withChroot(chroot: string, path: string): string {
+  if (!chroot || chroot === '/') return path;
+  return path === '/' ? chroot : chroot + path;
+}
+
+/** Strips a chroot prefix from a server path; returns the path unchanged if outside the chroot. */
+export function withoutChroot(chroot: string, path: string): string {
+  if (!chroot || chroot === '/') return path;
+  if (path === chroot) return '/';
+  return path.startsWith(chroot + '/') ? path.slice(chroot.length) : path;
+}
+
+/** Formats the 10-digit zero-padded sequence suffix. */
+export function sequenceSuffix(n: number): string {
+  // ZooKeeper formats a signed 32-bit counter; past 2^31-1 it wraps negative.
+  const v = n | 0;
+  return v < 0 ? `-${String(-v).padStart(10, '0')}` : String(v).padStart(10, '0');
+}
