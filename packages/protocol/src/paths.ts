@@ -67,7 +67,8 @@ export function withoutChroot(chroot: string, path: string): string {
 
 /** Formats the 10-digit zero-padded sequence suffix. */
 export function sequenceSuffix(n: number): string {
-  // ZooKeeper formats a signed 32-bit counter; past 2^31-1 it wraps negative.
+  // ZooKeeper formats a signed 32-bit counter with %010d; past 2^31-1 it wraps negative,
+  // and Java counts the '-' in the width of 10 ("-000000001").
   const v = n | 0;
-  return v < 0 ? `-${String(-v).padStart(10, '0')}` : String(v).padStart(10, '0');
+  return v < 0 ? `-${String(-v).padStart(9, '0')}` : String(v).padStart(10, '0');
 }
