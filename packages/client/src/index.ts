@@ -1,1 +1,12 @@
-export {};
+export { connect, ZabClient, type CreateOptions, type VersionOptions, type WatchOptions } from './client.js';
+export { parseConnectString, formatAddress, DEFAULT_CLIENT_PORT, type ServerAddress, type ParsedConnectString } from './connect-string.js';
+export type { DataInput } from './data.js';
+export * from './errors.js';
+export type { ClientEvents, ClientState } from './events.js';
+export { createProtected, isProtected, mkdirp, PROTECTED_PREFIX, sequenceOf, sortSequential, stripProtected, waitForDeletion, type ProtectedCreateOptions } from './helpers.js';
+export { toWireOps, type Op, type OpResult } from './ops.js';
+export type { CallOptions, ConnectOptions, Logger, RetryOptions } from './options.js';
+export { getServerStatus } from './status.js';
+export { Transaction } from './transaction.js';
+export type { Watcher, WatchEvent } from './watches.js';
+export type { CreateMode, EventType, Stat, ErrorCode, ServerStatus } from '@zabkit/protocol';

@@ -1,0 +1,191 @@
+import WebSocket from 'ws';
+import {
+  FrameKind,
+  FrameError,
+  decodeFrame,
+  encodeFrame,
+  type ClientFrame,
+  type ConnectFrame,
+  type ConnectedFrame,
+  type Frame,
+  type ServerFrame,
+} from '@zabkit/protocol';
+import { ZabError } from './errors.js';
+import { wsUrl, formatAddress, type ServerAddress } from './connect-string.js';
+import type { Logger } from './options.js';
+
+export interface ConnectionHandlers {
+  onFrame(frame: ServerFrame): void;
+  /** The socket was lost (not called after a local `close()`). */
+  onLost(reason: string): void;
+}
+
+export interface OpenOptions {
+  timeoutMs: number;
+  maxFrameBytes: number;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * One WebSocket to one server, after a successful handshake. Frames that arrive
+ * before `attach()` are buffered so nothing is lost between the handshake and
+ * the session taking over.
+ */
+export class Connection {
+  readonly address: string;
+  private handlers: ConnectionHandlers | undefined;
+  private buffered: ServerFrame[] = [];
+  private lostReason: string | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly ws: WebSocket,
+    address: ServerAddress,
+    private readonly maxFrameBytes: number,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.address = formatAddress(address);
+  }
+
+  /** Opens a socket, sends the ConnectFrame and waits for ConnectedFrame. Rejects with a ZabError. */
+  static open(address: ServerAddress, hello: ConnectFrame, o: OpenOptions): Promise<{ conn: Connection; connected: ConnectedFrame }> {
+    return new Promise((resolve, reject) => {
+      if (o.signal?.aborted) {
+        reject(new ZabError('Aborted', 'connect aborted', { cause: o.signal.reason }));
+        return;
+      }
+      const ws = new WebSocket(wsUrl(address), { maxPayload: o.maxFrameBytes, perMessageDeflate: false });
+      const conn = new Connection(ws, address, o.maxFrameBytes, o.logger);
+      let settled = false;
+      const finish = (err: ZabError | undefined, connected?: ConnectedFrame): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          conn.closed = true;
+          ws.removeAllListeners('message');
+          ws.on('error', () => {});
+          ws.terminate();
+          reject(err);
+        } else {
+          resolve({ conn, connected: connected! });
+        }
+      };
+      const onAbort = (): void => finish(new ZabError('Aborted', 'connect aborted', { cause: o.signal?.reason }));
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(
+        () => finish(new ZabError('ConnectionLoss', `connect to ${conn.address} timed out after ${o.timeoutMs} ms`)),
+        o.timeoutMs,
+      );
+      ws.on('open', () => {
+        try {
+          ws.send(encodeFrame(hello));
+        } catch (cause) {
+          finish(new ZabError('ConnectionLoss', `could not send connect frame to ${conn.address}`, { cause }));
+        }
+      });
+      ws.on('error', (cause) => {
+        if (!settled) finish(new ZabError('ConnectionLoss', `connection to ${conn.address} failed: ${cause.message}`, { cause }));
+        else conn.lost(`socket error: ${cause.message}`);
+      });
+      ws.on('close', (code, reason) => {
+        if (!settled) finish(new ZabError('ConnectionLoss', `${conn.address} closed the connection during the handshake (${code} ${reason.toString()})`));
+        else conn.lost(`socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+      });
+      ws.on('message', (data, isBinary) => {
+        const frame = conn.decode(data, isBinary);
+        if (frame === undefined) {
+          if (!settled) finish(new ZabError('ConnectionLoss', `${conn.address} sent an undecodable handshake reply`));
+          return;
+        }
+        if (!settled) {
+          if (frame.k === FrameKind.connected) finish(undefined, frame);
+          else if (frame.k === FrameKind.connectRefused) finish(ZabError.from(frame.err, `${conn.address} refused the connection: ${frame.message}`));
+          else finish(new ZabError('ConnectionLoss', `${conn.address} answered the handshake with frame kind ${frame.k}`));
+          return;
+        }
+        conn.deliver(frame);
+      });
+    });
+  }
+
+  /** Starts delivering frames (buffered ones first). Reports a loss that happened before attaching. */
+  attach(handlers: ConnectionHandlers): void {
+    this.handlers = handlers;
+    const frames = this.buffered;
+    this.buffered = [];
+    for (const f of frames) {
+      if (this.closed && this.lostReason === undefined) return;
+      handlers.onFrame(f);
+    }
+    if (this.lostReason !== undefined) handlers.onLost(this.lostReason);
+  }
+
+  send(frame: ClientFrame): boolean {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      this.ws.send(encodeFrame(frame));
+      return true;
+    } catch (cause) {
+      this.logger?.warn(`zabkit client: send to ${this.address} failed`, cause);
+      this.lost(`send failed: ${(cause as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Closes the socket without reporting a loss. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.removeAllListeners('message');
+    this.ws.on('error', () => {});
+    try {
+      this.ws.close(1000);
+    } catch {
+      /* already closing */
+    }
+    const t = setTimeout(() => this.ws.terminate(), 1000);
+    t.unref?.();
+  }
+
+  private decode(data: WebSocket.RawData, isBinary: boolean): ServerFrame | undefined {
+    if (this.closed) return undefined;
+    let frame: Frame;
+    try {
+      if (!isBinary) throw new FrameError('malformed', 'text frame on a binary protocol');
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+      frame = decodeFrame(bytes, this.maxFrameBytes);
+      if (frame.k === FrameKind.connect || frame.k === FrameKind.request || frame.k === FrameKind.status) {
+        throw new FrameError('malformed', `client frame kind ${frame.k} received from the server`);
+      }
+    } catch (err) {
+      this.logger?.warn(`zabkit client: closing connection to ${this.address}: ${(err as Error).message}`);
+      this.lost(`undecodable frame: ${(err as Error).message}`);
+      return undefined;
+    }
+    return frame as ServerFrame;
+  }
+
+  private deliver(frame: ServerFrame): void {
+    if (this.closed) return;
+    if (this.handlers) {
+      try {
+        this.handlers.onFrame(frame);
+      } catch (err) {
+        this.logger?.warn(`zabkit client: frame handler failed`, err);
+      }
+    } else this.buffered.push(frame);
+  }
+
+  private lost(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lostReason = reason;
+    this.ws.removeAllListeners('message');
+    this.ws.on('error', () => {});
+    this.ws.terminate();
+    if (this.handlers) this.handlers.onLost(reason);
+  }
+}

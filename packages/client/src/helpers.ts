@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { basename, joinPath, parentOf, type CreateMode } from '@zabkit/protocol';
+import type { ZabClient } from './client.js';
+import type { DataInput } from './data.js';
+import { ZabError, hasCode, isRetryable } from './errors.js';
+import type { CallOptions } from './options.js';
+
+/** Prefix of GUID-protected names: `_c_<uuid>-<name>`. */
+export const PROTECTED_PREFIX = '_c_';
+const PROTECTED_RE = /^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-/;
+
+/** The sequence number in the 10-digit suffix of a sequential node name, or undefined. */
+export function sequenceOf(name: string): number | undefined {
+  const m = /(\d{10})$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Strips the `_c_<uuid>-` protection prefix, if any. */
+export function stripProtected(name: string): string {
+  return name.replace(PROTECTED_RE, '');
+}
+
+export function isProtected(name: string): boolean {
+  return PROTECTED_RE.test(name);
+}
+
+/**
+ * Sorts sequential children by their 10-digit suffix (ties by name), keeping
+ * only names with such a suffix and, when `prefix` is given, whose name before
+ * the suffix ends with `prefix` (so protected `_c_<uuid>-lock-` names match `lock-`).
+ */
+export function sortSequential(children: readonly string[], prefix?: string): string[] {
+  const keyed: { name: string; seq: number }[] = [];
+  for (const name of children) {
+    const seq = sequenceOf(name);
+    if (seq === undefined) continue;
+    if (prefix !== undefined && !name.slice(0, -10).endsWith(prefix)) continue;
+    keyed.push({ name, seq });
+  }
+  keyed.sort((a, b) => a.seq - b.seq || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return keyed.map((k) => k.name);
+}
+
+export interface ProtectedCreateOptions extends CallOptions {
+  /** For ttl modes. */
+  ttlMs?: number;
+  /** Attempts after the first one when the outcome is unknown. Default 10. */
+  retries?: number;
+}
+
+/**
+ * Creates `<parent>/_c_<uuid>-<name>` (with the sequence suffix for sequential
+ * modes). When a reply is lost (ConnectionLoss, OperationTimeout ...) it lists
+ * the parent to find the node it may already have made before trying again,
+ * so a retried create never leaves an orphan behind. Resolves with the path.
+ */
+export async function createProtected(
+  client: ZabClient,
+  pathPrefix: string,
+  data: DataInput = null,
+  mode: CreateMode = 'ephemeral-sequential',
+  options: ProtectedCreateOptions = {},
+): Promise<string> {
+  const parent = parentOf(pathPrefix);
+  const guidName = `${PROTECTED_PREFIX}${randomUUID()}-${basename(pathPrefix)}`;
+  const full = joinPath(parent, guidName);
+  const retries = options.retries ?? 10;
+  const call: CallOptions = {};
+  if (options.signal) call.signal = options.signal;
+  if (options.timeoutMs !== undefined) call.timeoutMs = options.timeoutMs;
+  let unknownOutcome = false;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (unknownOutcome) {
+        const children = await client.getChildren(parent, call);
+        const mine = children.find((c) => c.startsWith(guidName));
+        if (mine !== undefined) return joinPath(parent, mine);
+      }
+      const createOpts: Parameters<ZabClient['create']>[2] = { ...call, mode };
+      if (options.ttlMs !== undefined) createOpts.ttlMs = options.ttlMs;
+      return await client.create(full, data, createOpts);
+    } catch (err) {
+      // A plain (non-sequential) name carries our GUID: if it exists, it is ours.
+      if (hasCode(err, 'NodeExists') && !mode.endsWith('sequential')) return full;
+      if (!isRetryable(err) || attempt >= retries) throw err;
+      if (hasCode(err, 'ConnectionLoss') || hasCode(err, 'OperationTimeout')) unknownOutcome = true;
+      await delay(Math.min(1000, 20 * 2 ** attempt), options.signal);
+    }
+  }
+}
+
+/**
+ * Resolves once `path` does not exist (at once if it is already gone). Uses an
+ * exists watch, re-armed after every event. Rejects with OperationTimeout,
+ * Aborted, SessionExpired or Closed.
+ */
+export function waitForDeletion(client: ZabClient, path: string, options: CallOptions = {}): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const inner = new AbortController();
+    let done = false;
+    const finish = (err?: ZabError): void => {
+      if (done) return;
+      done = true;
+      inner.abort();
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      client.off('expired', onExpired);
+      client.off('closed', onClosed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = (): void => finish(new ZabError('Aborted', 'waitForDeletion aborted', { path, cause: options.signal?.reason }));
+    const onExpired = (): void => finish(new ZabError('SessionExpired', 'session expired while waiting for deletion', { path }));
+    const onClosed = (): void => finish(new ZabError('Closed', 'client closed while waiting for deletion', { path }));
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => finish(new ZabError('OperationTimeout', `${path} still exists after ${options.timeoutMs} ms`, { path })), options.timeoutMs);
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    client.on('expired', onExpired);
+    client.on('closed', onClosed);
+    if (client.state === 'expired') return onExpired();
+    if (client.state === 'closed') return onClosed();
+
+    const check = async (): Promise<void> => {
+      while (!done) {
+        try {
+          const stat = await client.exists(path, { signal: inner.signal, watch: () => void check() });
+          if (stat === null) finish();
+          return;
+        } catch (err) {
+          if (done) return;
+          if (!isRetryable(err)) return finish(err instanceof ZabError ? err : new ZabError('SystemError', String(err), { path, cause: err }));
+          // retryable: the client waits for its reconnection; go round again
+        }
+      }
+    };
+    void check();
+  });
+}
+
+/** Creates `path` and any missing ancestors as persistent nodes (no data). Existing nodes are fine. */
+export async function mkdirp(client: ZabClient, path: string, options: CallOptions = {}): Promise<void> {
+  if (path === '/' || (await client.exists(path, options)) !== null) return;
+  const parts = path.slice(1).split('/');
+  let current = '';
+  for (const part of parts) {
+    current += `/${part}`;
+    try {
+      await client.create(current, null, { ...options, mode: 'persistent' });
+    } catch (err) {
+      if (!hasCode(err, 'NodeExists')) throw err;
+    }
+  }
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ZabError('Aborted', 'aborted', { cause: signal.reason }));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new ZabError('Aborted', 'aborted', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
