@@ -1,0 +1,201 @@
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Zxid } from '@zabkit/protocol';
+import {
+  FILE_HEADER_BYTES,
+  SNAP_MAGIC,
+  decodeSnapshot,
+  encodeChunkHeader,
+  fileHeader,
+  parseSnapshotName,
+  snapshotName,
+  snapshotTrailer,
+} from './format.js';
+import { fsyncDir, isNotFound, writeAll } from './fs-util.js';
+import type { LoadedSnapshot, SnapshotStore, SnapshotWriter } from './types.js';
+
+export interface FileSnapshotStoreOptions {
+  /** Directory of the `snapshot.<zxid>` files (created if missing). */
+  dir: string;
+  /** Chunks are buffered and written once this many bytes are waiting. Default 1 MiB. */
+  writeBufferBytes?: number;
+}
+
+const TMP_SUFFIX = '.tmp';
+
+/** Snapshots as `snapshot.<zxid hex>` files, published by rename once complete. See SnapshotStore. */
+export class FileSnapshotStore implements SnapshotStore {
+  private readonly dir: string;
+  private readonly bufferBytes: number;
+  private readonly active = new Set<string>();
+  private seq = 0;
+
+  constructor(options: FileSnapshotStoreOptions | string) {
+    const o = typeof options === 'string' ? { dir: options } : options;
+    this.dir = o.dir;
+    this.bufferBytes = o.writeBufferBytes ?? 1024 * 1024;
+  }
+
+  async begin(zxid: Zxid): Promise<SnapshotWriter> {
+    await mkdir(this.dir, { recursive: true });
+    const final = join(this.dir, snapshotName(zxid));
+    const tmp = `${final}.${process.pid}.${++this.seq}${TMP_SUFFIX}`;
+    const fh = await open(tmp, 'wx');
+    this.active.add(tmp);
+    return new FileSnapshotWriter(fh, tmp, final, this.dir, zxid, this.bufferBytes, () => this.active.delete(tmp));
+  }
+
+  async loadLatest(): Promise<{ snapshot: LoadedSnapshot | null; warnings: string[] }> {
+    const warnings: string[] = [];
+    for (const zxid of await this.list()) {
+      const path = join(this.dir, snapshotName(zxid));
+      const chunks = await this.validate(path, zxid, true);
+      if (typeof chunks !== 'string') return { snapshot: { zxid, chunks }, warnings };
+      warnings.push(`snapshot ${path} is invalid (${chunks}); skipped`);
+    }
+    return { snapshot: null, warnings };
+  }
+
+  async list(): Promise<Zxid[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    const out: Zxid[] = [];
+    for (const name of names) {
+      const z = parseSnapshotName(name);
+      if (z !== null) out.push(z);
+    }
+    return out.sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+  }
+
+  /**
+   * Keeps the newest `retain` snapshots that validate and deletes every snapshot older
+   * than the oldest of them (plus abandoned temp files). Invalid files newer than that
+   * are left for an operator to inspect. Nothing is deleted if no snapshot validates.
+   */
+  async purge(retain: number): Promise<Zxid | null> {
+    if (!Number.isInteger(retain) || retain < 1) throw new RangeError(`snapshot purge: retain must be >= 1, got ${retain}`);
+    const zxids = await this.list();
+    let kept = 0;
+    let oldest: Zxid | null = null;
+    let i = 0;
+    for (; i < zxids.length && kept < retain; i++) {
+      const zxid = zxids[i]!;
+      if (typeof (await this.validate(join(this.dir, snapshotName(zxid)), zxid, false)) !== 'string') {
+        kept++;
+        oldest = zxid;
+      }
+    }
+    let changed = false;
+    if (oldest !== null) {
+      for (const zxid of zxids.slice(i)) {
+        await unlink(join(this.dir, snapshotName(zxid)));
+        changed = true;
+      }
+    }
+    for (const name of await readdir(this.dir)) {
+      const path = join(this.dir, name);
+      if (name.startsWith('snapshot.') && name.endsWith(TMP_SUFFIX) && !this.active.has(path)) {
+        await unlink(path).catch(() => {});
+        changed = true;
+      }
+    }
+    if (changed) await fsyncDir(this.dir);
+    return oldest;
+  }
+
+  private async validate(path: string, zxid: Zxid, keep: boolean): Promise<Uint8Array[] | string> {
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if (isNotFound(err)) return 'file vanished';
+      throw err;
+    }
+    return decodeSnapshot(buf, zxid, keep);
+  }
+}
+
+class FileSnapshotWriter implements SnapshotWriter {
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private position = 0;
+  private chunks = 0;
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly tmp: string,
+    private readonly final: string,
+    private readonly dir: string,
+    zxid: Zxid,
+    private readonly bufferBytes: number,
+    private readonly done: () => void,
+  ) {
+    this.push(fileHeader(SNAP_MAGIC, zxid));
+    this.bufferedBytes = FILE_HEADER_BYTES;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.assertOpen();
+    if (chunk.length >= 0xffff_ffff) throw new RangeError('snapshot chunk too large');
+    this.push(encodeChunkHeader(chunk));
+    this.push(Buffer.from(chunk)); // a copy: the caller may reuse its buffer
+    this.chunks++;
+    if (this.bufferedBytes >= this.bufferBytes) await this.drain();
+  }
+
+  async commit(): Promise<void> {
+    this.assertOpen();
+    this.state = 'committed';
+    try {
+      this.push(snapshotTrailer(this.chunks));
+      await this.drain();
+      await this.fh.sync();
+      await this.fh.close();
+      await rename(this.tmp, this.final);
+      await fsyncDir(this.dir);
+    } catch (err) {
+      await this.fh.close().catch(() => {});
+      await unlink(this.tmp).catch(() => {});
+      throw err;
+    } finally {
+      this.done();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    this.buffered = [];
+    try {
+      await this.fh.close().catch(() => {});
+      await unlink(this.tmp).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    } finally {
+      this.done();
+    }
+  }
+
+  private push(b: Buffer): void {
+    this.buffered.push(b);
+    this.bufferedBytes += b.length;
+  }
+
+  private async drain(): Promise<void> {
+    const buf = Buffer.concat(this.buffered);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    await writeAll(this.fh, buf, this.position);
+    this.position += buf.length;
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') throw new Error(`snapshot writer already ${this.state}`);
+  }
+}

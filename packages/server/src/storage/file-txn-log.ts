@@ -1,0 +1,282 @@
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Zxid } from '@zabkit/protocol';
+import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName } from './format.js';
+import { fsyncDir, writeAll } from './fs-util.js';
+import { GroupCommit } from './group-commit.js';
+import { recoverLog, scanSegment, type SegmentInfo } from './segment-recovery.js';
+import { CorruptLogError, type LogRecord, type LogRecovery, type TxnLog } from './types.js';
+
+export interface FileTxnLogOptions {
+  /** Directory holding the `log.<zxid>` segment files (created if missing). */
+  dir: string;
+  /**
+   * A segment is rolled automatically once appending would grow it past this many
+   * bytes (it always takes at least one record). Default 64 MiB.
+   */
+  maxSegmentBytes?: number;
+}
+
+/** Counters for operators and tests (group commit shows as fsyncs < flush calls). */
+export interface TxnLogStats {
+  /** `flush()` calls. */
+  flushCalls: number;
+  /** Write syscalls issued for records. */
+  writes: number;
+  /** fdatasync calls on segment files. */
+  fsyncs: number;
+  /** fsync calls on the log directory. */
+  dirSyncs: number;
+}
+
+/** Records appended but not yet written, all bound for one segment. */
+interface PendingGroup {
+  /** True when these records start a new segment file. */
+  newSegment: boolean;
+  firstZxid: Zxid;
+  lastZxid: Zxid;
+  bufs: Buffer[];
+}
+
+/** The durable transaction log: segment files, CRC32C records, group commit. See TxnLog. */
+export class FileTxnLog implements TxnLog {
+  private readonly dir: string;
+  private readonly maxSegmentBytes: number;
+  private readonly counters: TxnLogStats = { flushCalls: 0, writes: 0, fsyncs: 0, dirSyncs: 0 };
+  private readonly committer = new GroupCommit(() => this.exclusive(() => this.writePending()));
+
+  private segments: SegmentInfo[] = [];
+  /** Handle of the last segment (the one appends go to), if any. */
+  private fh: FileHandle | null = null;
+  private pending: PendingGroup[] = [];
+  /** Projected size of the segment the next record goes to (-1: none exists yet). */
+  private tailBytes = -1;
+  private rollRequested = false;
+  private last: Zxid = 0n;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private failure: unknown = null;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(options: FileTxnLogOptions | string) {
+    const o = typeof options === 'string' ? { dir: options } : options;
+    this.dir = o.dir;
+    this.maxSegmentBytes = o.maxSegmentBytes ?? 64 * 1024 * 1024;
+  }
+
+  stats(): TxnLogStats {
+    return { ...this.counters };
+  }
+
+  async open(after: Zxid): Promise<LogRecovery> {
+    if (this.state !== 'new') throw new Error('FileTxnLog.open: already opened');
+    const rec = await recoverLog(this.dir, after);
+    this.segments = rec.segments;
+    this.last = rec.lastZxid;
+    const tail = this.segments.at(-1);
+    if (tail) this.fh = await open(tail.path, 'r+');
+    this.tailBytes = tail ? tail.size : -1;
+    this.state = 'open';
+    return { records: rec.records, warnings: rec.warnings };
+  }
+
+  append(records: readonly LogRecord[]): void {
+    this.assertUsable();
+    let prev = this.last;
+    for (const r of records) {
+      if (typeof r.zxid !== 'bigint' || r.zxid <= prev) {
+        throw new RangeError(`txn log append: zxid 0x${String(r.zxid)} is not above 0x${prev.toString(16)}`);
+      }
+      if (r.bytes.length > MAX_RECORD_BYTES) throw new RangeError(`txn log append: record of ${r.bytes.length} bytes is too large`);
+      prev = r.zxid;
+    }
+    for (const r of records) {
+      const buf = encodeRecord(r.zxid, r.bytes);
+      const full = this.tailBytes > FILE_HEADER_BYTES && this.tailBytes + buf.length > this.maxSegmentBytes;
+      let group = this.pending.at(-1);
+      if (this.rollRequested || this.tailBytes < 0 || full) {
+        group = { newSegment: true, firstZxid: r.zxid, lastZxid: r.zxid, bufs: [] };
+        this.pending.push(group);
+        this.tailBytes = FILE_HEADER_BYTES;
+        this.rollRequested = false;
+      } else if (!group) {
+        group = { newSegment: false, firstZxid: r.zxid, lastZxid: r.zxid, bufs: [] };
+        this.pending.push(group);
+      }
+      group.bufs.push(buf);
+      group.lastZxid = r.zxid;
+      this.tailBytes += buf.length;
+      this.last = r.zxid;
+    }
+  }
+
+  flush(): Promise<void> {
+    this.counters.flushCalls++;
+    try {
+      this.assertUsable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.committer.flush();
+  }
+
+  lastZxid(): Zxid {
+    return this.last;
+  }
+
+  async roll(): Promise<void> {
+    this.assertUsable();
+    this.rollRequested = true;
+  }
+
+  truncateAfter(zxid: Zxid): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertUsable();
+      await this.writePending();
+      if (zxid >= this.last) return;
+      let deleted = false;
+      while (this.segments.length > 0 && this.segments.at(-1)!.firstZxid > zxid) {
+        const seg = this.segments.pop()!;
+        await this.closeHandle();
+        await unlink(seg.path);
+        deleted = true;
+      }
+      if (deleted) await this.syncDir();
+      const seg = this.segments.at(-1);
+      if (seg && seg.lastZxid > zxid) {
+        const buf = (await readFile(seg.path)).subarray(0, seg.size);
+        let keep = FILE_HEADER_BYTES;
+        let lastKept = this.prevOf(seg);
+        while (keep < buf.length) {
+          const r = decodeRecord(buf, keep);
+          if (typeof r === 'string') throw this.corrupt(seg.path, keep, r);
+          if (r.zxid > zxid) break;
+          lastKept = r.zxid;
+          keep = r.next;
+        }
+        this.fh ??= await open(seg.path, 'r+');
+        await this.fh.truncate(keep);
+        await this.fh.datasync();
+        this.counters.fsyncs++;
+        seg.size = keep;
+        seg.lastZxid = lastKept;
+      }
+      if (seg && !this.fh) this.fh = await open(seg.path, 'r+');
+      this.last = seg ? seg.lastZxid : 0n;
+      this.tailBytes = seg ? seg.size : -1;
+    });
+  }
+
+  readFrom(after: Zxid): Promise<LogRecord[]> {
+    return this.exclusive(async () => {
+      this.assertUsable();
+      const out: LogRecord[] = [];
+      for (const seg of this.segments) {
+        if (seg.lastZxid <= after) continue;
+        const buf = (await readFile(seg.path)).subarray(0, seg.size);
+        const scan = scanSegment(buf, seg.path, seg.firstZxid, this.prevOf(seg), after);
+        if (scan.stop) throw this.corrupt(seg.path, scan.stop.offset, scan.stop.reason);
+        out.push(...scan.records);
+      }
+      return out;
+    });
+  }
+
+  purgeThrough(zxid: Zxid): Promise<number> {
+    return this.exclusive(async () => {
+      this.assertUsable();
+      let n = 0;
+      // Never the last segment: it is the one being appended to.
+      while (this.segments.length > 1 && this.segments[0]!.lastZxid <= zxid) {
+        await unlink(this.segments[0]!.path);
+        this.segments.shift();
+        n++;
+      }
+      if (n > 0) await this.syncDir();
+      return n;
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    return this.exclusive(async () => {
+      try {
+        if (this.state === 'open' && this.failure === null) await this.writePending();
+      } finally {
+        this.state = 'closed';
+        await this.closeHandle();
+      }
+    });
+  }
+
+  /** Writes and syncs every pending record: one write + one fdatasync per segment touched. */
+  private async writePending(): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    const groups = this.pending;
+    if (groups.length === 0) return;
+    this.pending = [];
+    try {
+      for (const g of groups) {
+        if (g.newSegment) {
+          await this.closeHandle();
+          const path = join(this.dir, segmentName(g.firstZxid));
+          const buf = Buffer.concat([fileHeader(LOG_MAGIC, g.firstZxid), ...g.bufs]);
+          this.fh = await open(path, 'wx');
+          await this.writeAndSync(buf, 0);
+          await this.syncDir();
+          this.segments.push({ path, firstZxid: g.firstZxid, lastZxid: g.lastZxid, size: buf.length });
+        } else {
+          const seg = this.segments.at(-1)!;
+          const buf = g.bufs.length === 1 ? g.bufs[0]! : Buffer.concat(g.bufs);
+          await this.writeAndSync(buf, seg.size);
+          seg.size += buf.length;
+          seg.lastZxid = g.lastZxid;
+        }
+      }
+    } catch (err) {
+      // The file now ends in an unknown state; only a reopen (recovery) can tell.
+      this.failure = err;
+      throw err;
+    }
+  }
+
+  private async writeAndSync(buf: Buffer, position: number): Promise<void> {
+    this.counters.writes++;
+    await writeAll(this.fh!, buf, position);
+    await this.fh!.datasync();
+    this.counters.fsyncs++;
+  }
+
+  private async syncDir(): Promise<void> {
+    await fsyncDir(this.dir);
+    this.counters.dirSyncs++;
+  }
+
+  private async closeHandle(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    if (fh) await fh.close();
+  }
+
+  /** Zxid of the last record before this segment. */
+  private prevOf(seg: SegmentInfo): Zxid {
+    const i = this.segments.indexOf(seg);
+    return i > 0 ? this.segments[i - 1]!.lastZxid : 0n;
+  }
+
+  private corrupt(path: string, offset: number, reason: string): CorruptLogError {
+    return new CorruptLogError(`corrupt txn log ${path} at offset ${offset}: ${reason}`, path, offset);
+  }
+
+  private assertUsable(): void {
+    if (this.state === 'new') throw new Error('FileTxnLog: open() first');
+    if (this.state === 'closed') throw new Error('FileTxnLog: closed');
+    if (this.failure !== null) throw new Error('FileTxnLog: a previous write failed; reopen to recover', { cause: this.failure });
+  }
+
+  /** Runs `fn` after every earlier exclusive operation (flush, truncate, read, purge). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * On-disk formats of the transaction log and snapshots (all integers big-endian).
+ *
+ * Log segment `log.<16 hex digits of its first zxid>`:
+ *   header  "ZKLG" | u32 version | u64 first zxid                      (16 bytes)
+ *   record  u32 payload length | u32 crc32c(zxid bytes + payload) | u64 zxid | payload
+ *
+ * Snapshot `snapshot.<16 hex digits of its zxid>`:
+ *   header  "ZKSN" | u32 version | u64 zxid                            (16 bytes)
+ *   chunk   u32 length | u32 crc32c(chunk) | chunk                     (length < 0xffffffff)
+ *   trailer u32 0xffffffff | u32 chunk count | "ZKSE"                  (12 bytes)
+ */
+import { crc32c, type Zxid } from '@zabkit/protocol';
+
+export const LOG_MAGIC = Buffer.from('ZKLG', 'latin1');
+export const SNAP_MAGIC = Buffer.from('ZKSN', 'latin1');
+export const SNAP_END_MAGIC = Buffer.from('ZKSE', 'latin1');
+export const FORMAT_VERSION = 1;
+
+export const FILE_HEADER_BYTES = 16;
+export const RECORD_HEADER_BYTES = 16;
+export const SNAP_TRAILER_BYTES = 12;
+export const SNAP_TRAILER_MARK = 0xffff_ffff;
+/** Largest payload a log record may carry. */
+export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+const LOG_NAME = /^log\.([0-9a-f]{16})$/;
+const SNAP_NAME = /^snapshot\.([0-9a-f]{16})$/;
+
+export function zxidHex(zxid: Zxid): string {
+  return zxid.toString(16).padStart(16, '0');
+}
+
+export function segmentName(firstZxid: Zxid): string {
+  return `log.${zxidHex(firstZxid)}`;
+}
+
+export function snapshotName(zxid: Zxid): string {
+  return `snapshot.${zxidHex(zxid)}`;
+}
+
+/** First zxid encoded in a segment file name, or null when it is not a segment. */
+export function parseSegmentName(name: string): Zxid | null {
+  const m = LOG_NAME.exec(name);
+  return m ? BigInt(`0x${m[1]!}`) : null;
+}
+
+export function parseSnapshotName(name: string): Zxid | null {
+  const m = SNAP_NAME.exec(name);
+  return m ? BigInt(`0x${m[1]!}`) : null;
+}
+
+export function fileHeader(magic: Buffer, zxid: Zxid): Buffer {
+  const b = Buffer.alloc(FILE_HEADER_BYTES);
+  magic.copy(b, 0);
+  b.writeUInt32BE(FORMAT_VERSION, 4);
+  b.writeBigUInt64BE(zxid, 8);
+  return b;
+}
+
+/** Why a file header is unusable, or null when it is the expected one. */
+export function checkFileHeader(buf: Uint8Array, magic: Buffer, zxid: Zxid): string | null {
+  if (buf.length < FILE_HEADER_BYTES) return `header is ${buf.length} bytes, expected ${FILE_HEADER_BYTES}`;
+  const b = Buffer.from(buf.buffer, buf.byteOffset, FILE_HEADER_BYTES);
+  if (!b.subarray(0, 4).equals(magic)) return `bad magic (expected ${magic.toString('latin1')})`;
+  const version = b.readUInt32BE(4);
+  if (version !== FORMAT_VERSION) return `unsupported format version ${version}`;
+  const hz = b.readBigUInt64BE(8);
+  if (hz !== zxid) return `header zxid 0x${hz.toString(16)} does not match file name`;
+  return null;
+}
+
+function recordCrc(zxidBytes: Uint8Array, payload: Uint8Array): number {
+  return crc32c(payload, crc32c(zxidBytes));
+}
+
+export function encodeRecord(zxid: Zxid, payload: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
+  b.writeUInt32BE(payload.length, 0);
+  b.writeBigUInt64BE(zxid, 8);
+  b.writeUInt32BE(recordCrc(b.subarray(8, 16), payload), 4);
+  b.set(payload, RECORD_HEADER_BYTES);
+  return b;
+}
+
+export type DecodedRecord = { zxid: Zxid; bytes: Uint8Array; next: number };
+
+/** Decodes the record at `off`, or returns why it is not a complete, valid record. */
+export function decodeRecord(buf: Buffer, off: number): DecodedRecord | string {
+  const left = buf.length - off;
+  if (left < RECORD_HEADER_BYTES) return `partial record header (${left} bytes)`;
+  const len = buf.readUInt32BE(off);
+  if (len > MAX_RECORD_BYTES) return `implausible record length ${len}`;
+  if (len > left - RECORD_HEADER_BYTES) return `record length ${len} runs past end of file`;
+  const zxidBytes = buf.subarray(off + 8, off + 16);
+  const payload = buf.subarray(off + RECORD_HEADER_BYTES, off + RECORD_HEADER_BYTES + len);
+  if (recordCrc(zxidBytes, payload) !== buf.readUInt32BE(off + 4)) return 'crc32c mismatch';
+  return { zxid: buf.readBigUInt64BE(off + 8), bytes: payload, next: off + RECORD_HEADER_BYTES + len };
+}
+
+/**
+ * Offset of the first checksum-valid record with zxid > `after` starting anywhere at or
+ * beyond `from`, or -1. Tells a torn tail (nothing valid follows) from mid-log corruption.
+ */
+export function findValidRecord(buf: Buffer, from: number, after: Zxid): number {
+  for (let p = from; p + RECORD_HEADER_BYTES <= buf.length; p++) {
+    const len = buf.readUInt32BE(p);
+    if (len > buf.length - p - RECORD_HEADER_BYTES) continue;
+    if (buf.readBigUInt64BE(p + 8) <= after) continue; // cheap filter: zero fill never passes
+    if (typeof decodeRecord(buf, p) !== 'string') return p;
+  }
+  return -1;
+}
+
+export function encodeChunkHeader(chunk: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(chunk.length, 0);
+  b.writeUInt32BE(crc32c(chunk), 4);
+  return b;
+}
+
+export function snapshotTrailer(chunkCount: number): Buffer {
+  const b = Buffer.allocUnsafe(SNAP_TRAILER_BYTES);
+  b.writeUInt32BE(SNAP_TRAILER_MARK, 0);
+  b.writeUInt32BE(chunkCount, 4);
+  SNAP_END_MAGIC.copy(b, 8);
+  return b;
+}
+
+/** Parses a whole snapshot file; returns its chunks or why it is invalid. */
+export function decodeSnapshot(buf: Buffer, zxid: Zxid, keepChunks: boolean): Uint8Array[] | string {
+  const bad = checkFileHeader(buf, SNAP_MAGIC, zxid);
+  if (bad) return bad;
+  const chunks: Uint8Array[] = [];
+  let count = 0;
+  let off = FILE_HEADER_BYTES;
+  for (;;) {
+    if (buf.length - off < 8) return `truncated at offset ${off} (no trailer)`;
+    const len = buf.readUInt32BE(off);
+    if (len === SNAP_TRAILER_MARK) {
+      if (buf.length - off !== SNAP_TRAILER_BYTES) return `bad trailer at offset ${off}`;
+      if (!buf.subarray(off + 8).equals(SNAP_END_MAGIC)) return `bad trailer magic at offset ${off}`;
+      const n = buf.readUInt32BE(off + 4);
+      if (n !== count) return `trailer says ${n} chunks, found ${count}`;
+      return chunks;
+    }
+    if (len > buf.length - off - 8) return `chunk at offset ${off} runs past end of file`;
+    const chunk = buf.subarray(off + 8, off + 8 + len);
+    if (crc32c(chunk) !== buf.readUInt32BE(off + 4)) return `crc32c mismatch in chunk at offset ${off}`;
+    if (keepChunks) chunks.push(chunk);
+    count++;
+    off += 8 + len;
+  }
+}

@@ -1,0 +1,42 @@
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+
+/** fsyncs a directory so that creates, deletes and renames inside it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes all of `buf` at `position` (normally one write syscall). */
+export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error('write made no progress');
+    done += bytesWritten;
+  }
+}
+
+/** Replaces `path` atomically: write a temp file, fsync it, rename over, fsync the directory. */
+export async function writeFileDurably(dir: string, path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await writeAll(fh, data, 0);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+export function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}

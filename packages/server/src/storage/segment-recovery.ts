@@ -1,0 +1,150 @@
+/**
+ * Startup recovery of the log directory: reads every segment in order, validates
+ * every record, cuts a torn tail off the last segment and refuses (CorruptLogError)
+ * anything else that does not check out.
+ */
+import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Zxid } from '@zabkit/protocol';
+import {
+  FILE_HEADER_BYTES,
+  LOG_MAGIC,
+  checkFileHeader,
+  decodeRecord,
+  findValidRecord,
+  parseSegmentName,
+} from './format.js';
+import { fsyncDir } from './fs-util.js';
+import { CorruptLogError, type LogRecord } from './types.js';
+
+export interface SegmentInfo {
+  path: string;
+  firstZxid: Zxid;
+  /** Last durable zxid in the segment (firstZxid - 1 while it holds none). */
+  lastZxid: Zxid;
+  /** Durable size in bytes (header included). */
+  size: number;
+}
+
+export interface RecoveredLog {
+  segments: SegmentInfo[];
+  records: LogRecord[];
+  warnings: string[];
+  lastZxid: Zxid;
+}
+
+/** Segment files in the directory, oldest first. */
+export async function listSegments(dir: string): Promise<{ path: string; firstZxid: Zxid }[]> {
+  const out: { path: string; firstZxid: Zxid }[] = [];
+  for (const name of await readdir(dir)) {
+    const z = parseSegmentName(name);
+    if (z !== null) out.push({ path: join(dir, name), firstZxid: z });
+  }
+  return out.sort((a, b) => (a.firstZxid < b.firstZxid ? -1 : a.firstZxid > b.firstZxid ? 1 : 0));
+}
+
+export interface ScanResult {
+  /** Records with zxid > `keepAfter`. */
+  records: LogRecord[];
+  lastZxid: Zxid;
+  /** End of the last valid record. */
+  end: number;
+  /** Where and why parsing stopped early, if it did. */
+  stop: { offset: number; reason: string } | null;
+}
+
+/**
+ * Parses the records of one segment buffer. A checksum-valid record whose zxid is not
+ * above `prev` (or does not match the segment's first zxid) is corruption and throws.
+ */
+export function scanSegment(buf: Buffer, path: string, firstZxid: Zxid, prev: Zxid, keepAfter: Zxid): ScanResult {
+  const records: LogRecord[] = [];
+  let off = FILE_HEADER_BYTES;
+  let last = prev;
+  while (off < buf.length) {
+    const r = decodeRecord(buf, off);
+    if (typeof r === 'string') return { records, lastZxid: last, end: off, stop: { offset: off, reason: r } };
+    if (r.zxid <= last) {
+      throw new CorruptLogError(
+        `corrupt txn log ${path} at offset ${off}: zxid 0x${r.zxid.toString(16)} does not follow 0x${last.toString(16)}`,
+        path,
+        off,
+      );
+    }
+    if (off === FILE_HEADER_BYTES && r.zxid !== firstZxid) {
+      throw new CorruptLogError(
+        `corrupt txn log ${path} at offset ${off}: first zxid 0x${r.zxid.toString(16)} does not match the file name`,
+        path,
+        off,
+      );
+    }
+    if (r.zxid > keepAfter) records.push({ zxid: r.zxid, bytes: r.bytes });
+    last = r.zxid;
+    off = r.next;
+  }
+  return { records, lastZxid: last, end: off, stop: null };
+}
+
+export async function recoverLog(dir: string, after: Zxid): Promise<RecoveredLog> {
+  await mkdir(dir, { recursive: true });
+  const files = await listSegments(dir);
+  const segments: SegmentInfo[] = [];
+  const records: LogRecord[] = [];
+  const warnings: string[] = [];
+  let prev: Zxid = 0n;
+  let dirChanged = false;
+
+  for (let i = 0; i < files.length; i++) {
+    const { path, firstZxid } = files[i]!;
+    const isLast = i === files.length - 1;
+    const buf = await readFile(path);
+    const corrupt = (offset: number, reason: string): CorruptLogError =>
+      new CorruptLogError(`corrupt txn log ${path} at offset ${offset}: ${reason}`, path, offset);
+
+    const badHeader = checkFileHeader(buf, LOG_MAGIC, firstZxid);
+    if (badHeader) {
+      const valid = findValidRecord(buf, 0, prev);
+      if (!isLast) throw corrupt(0, `${badHeader} (not the last segment)`);
+      if (valid >= 0) throw corrupt(0, `${badHeader}, with valid records after it (at offset ${valid})`);
+      await unlink(path);
+      dirChanged = true;
+      warnings.push(`txn log ${path}: torn segment header (${badHeader}); removed the ${buf.length}-byte file`);
+      continue;
+    }
+
+    const scan = scanSegment(buf, path, firstZxid, prev, after);
+    if (isLast && !scan.stop && scan.end === FILE_HEADER_BYTES) {
+      // Crashed between creating the segment and its first durable record.
+      await unlink(path);
+      dirChanged = true;
+      warnings.push(`txn log ${path}: segment holds no record; removed it`);
+      continue;
+    }
+    if (scan.stop) {
+      const { offset, reason } = scan.stop;
+      if (!isLast) throw corrupt(offset, `${reason} (not the last segment)`);
+      const valid = findValidRecord(buf, offset + 1, scan.lastZxid);
+      if (valid >= 0) throw corrupt(offset, `${reason}, with valid records after it (at offset ${valid})`);
+      const cut = buf.length - offset;
+      if (scan.end === FILE_HEADER_BYTES) {
+        await unlink(path);
+        dirChanged = true;
+        warnings.push(`txn log ${path}: torn tail at offset ${offset} (${reason}); segment held no complete record, removed it`);
+        continue;
+      }
+      const fh = await open(path, 'r+');
+      try {
+        await fh.truncate(offset);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      warnings.push(`txn log ${path}: torn tail at offset ${offset} (${reason}); truncated ${cut} bytes`);
+    }
+    records.push(...scan.records);
+    segments.push({ path, firstZxid, lastZxid: scan.lastZxid, size: scan.end });
+    prev = scan.lastZxid;
+  }
+  if (dirChanged) await fsyncDir(dir);
+  return { segments, records, warnings, lastZxid: prev };
+}

@@ -1,0 +1,355 @@
+import { readFile, stat, truncate, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CorruptLogError, FileTxnLog } from '../../src/storage/index.js';
+import { rec, recs, segmentFiles, tempDir, text, zxids } from './helpers.js';
+
+async function opened(dir: string, after = 0n, maxSegmentBytes?: number) {
+  const log = new FileTxnLog(maxSegmentBytes === undefined ? { dir } : { dir, maxSegmentBytes });
+  const recovery = await log.open(after);
+  return { log, recovery };
+}
+
+/** Writes records 1..n into a fresh log, one flush, and closes it. */
+async function seeded(n: number, rollEvery = 0): Promise<string> {
+  const dir = await tempDir();
+  const { log } = await opened(dir);
+  for (let i = 1; i <= n; i++) {
+    log.append([rec(BigInt(i))]);
+    if (rollEvery > 0 && i % rollEvery === 0) await log.roll();
+  }
+  await log.flush();
+  await log.close();
+  return dir;
+}
+
+describe('FileTxnLog round trip', () => {
+  it('reopens with every flushed record across several segments, in order', async () => {
+    const dir = await tempDir();
+    const { log, recovery } = await opened(dir);
+    expect(recovery).toEqual({ records: [], warnings: [] });
+    log.append(recs(1, 3));
+    await log.flush();
+    await log.roll();
+    log.append(recs(4, 6));
+    await log.roll();
+    log.append(recs(7, 7));
+    await log.flush();
+    expect(log.lastZxid()).toBe(7n);
+    await log.close();
+
+    expect(await segmentFiles(dir)).toEqual([
+      'log.0000000000000001',
+      'log.0000000000000004',
+      'log.0000000000000007',
+    ]);
+    const again = await opened(dir);
+    expect(again.recovery.warnings).toEqual([]);
+    expect(zxids(again.recovery.records)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n]);
+    expect(text(again.recovery.records[4]!)).toBe('txn-5');
+    expect(again.log.lastZxid()).toBe(7n);
+    // open(after) returns only newer records but still knows the last zxid
+    const dir2 = await seeded(5, 2);
+    const partial = await opened(dir2, 3n);
+    expect(zxids(partial.recovery.records)).toEqual([4n, 5n]);
+    expect(partial.log.lastZxid()).toBe(5n);
+    await again.log.close();
+    await partial.log.close();
+  });
+
+  it('records are on disk once flush() resolves (a fresh instance reads them while the writer is still open)', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    log.append([rec(10n, 'a'), rec(11n, 'b')]);
+    await log.flush();
+    const reader = new FileTxnLog(dir);
+    const seen = await reader.open(0n);
+    expect(zxids(seen.records)).toEqual([10n, 11n]);
+    expect(seen.records.map(text)).toEqual(['a', 'b']);
+    await reader.close();
+    await log.close();
+  });
+
+  it('rolls automatically when a segment would exceed maxSegmentBytes', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir, 0n, 120);
+    // 46 bytes per record + 16-byte header: two records per segment
+    for (let i = 1; i <= 6; i++) log.append([rec(BigInt(i), 'x'.repeat(30))]);
+    await log.flush();
+    await log.close();
+    expect((await segmentFiles(dir)).length).toBe(3);
+    const again = await opened(dir);
+    expect(zxids(again.recovery.records)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    await again.log.close();
+  });
+
+  it('rejects a non-increasing zxid and leaves the log unchanged', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    log.append([rec(5n)]);
+    expect(() => log.append([rec(5n)])).toThrow(RangeError);
+    expect(() => log.append([rec(6n), rec(4n)])).toThrow(RangeError);
+    expect(() => new FileTxnLog(dir).append([rec(1n)])).toThrow(/open/);
+    expect(log.lastZxid()).toBe(5n);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir);
+    expect(zxids(again.recovery.records)).toEqual([5n]);
+    expect(() => again.log.append([rec(3n)])).toThrow(RangeError);
+    await again.log.close();
+  });
+});
+
+describe('FileTxnLog group commit', () => {
+  it('many concurrent flushes share fsyncs and all resolve with their records durable', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    const flushes: Promise<void>[] = [];
+    for (let i = 1; i <= 50; i++) {
+      log.append([rec(BigInt(i))]);
+      flushes.push(log.flush());
+    }
+    await Promise.all(flushes);
+    const s = log.stats();
+    expect(s.flushCalls).toBe(50);
+    expect(s.fsyncs).toBeLessThanOrEqual(2);
+    expect(s.writes).toBe(s.fsyncs);
+    const reader = new FileTxnLog(dir);
+    expect(zxids((await reader.open(0n)).records)).toHaveLength(50);
+    await reader.close();
+    await log.close();
+  });
+
+  it('a flush called while another is in progress covers records appended after the first started', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    log.append([rec(1n)]);
+    const first = log.flush();
+    // appended while the first flush runs: must be covered by the second
+    let fsyncsAtFirst = -1;
+    const firstDone = first.then(() => {
+      fsyncsAtFirst = log.stats().fsyncs;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    log.append([rec(2n)]);
+    const second = log.flush();
+    const third = log.flush();
+    expect(third).toBe(second);
+    await Promise.all([firstDone, second, third]);
+    const reader = new FileTxnLog(dir);
+    expect(zxids((await reader.open(0n)).records)).toEqual([1n, 2n]);
+    await reader.close();
+    expect(fsyncsAtFirst).toBeGreaterThanOrEqual(1);
+    expect(log.stats().fsyncs).toBeLessThanOrEqual(2);
+    await log.close();
+  });
+
+  it('flush with nothing appended does no I/O', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    await log.flush();
+    await log.flush();
+    expect(log.stats().fsyncs).toBe(0);
+    expect(await segmentFiles(dir)).toEqual([]);
+    await log.close();
+  });
+});
+
+describe('FileTxnLog recovery', () => {
+  const seg1 = 'log.0000000000000001';
+
+  it('truncates a record cut in half at the tail, warns, and appends correctly after', async () => {
+    const dir = await seeded(5);
+    const path = join(dir, seg1);
+    const size = (await stat(path)).size;
+    await truncate(path, size - 7);
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n, 3n, 4n]);
+    expect(recovery.warnings).toHaveLength(1);
+    expect(recovery.warnings[0]).toMatch(/torn tail/);
+    expect(recovery.warnings[0]).toContain(seg1);
+    expect(log.lastZxid()).toBe(4n);
+    log.append([rec(5n, 'new five'), rec(6n)]);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir);
+    expect(again.recovery.warnings).toEqual([]);
+    expect(zxids(again.recovery.records)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(text(again.recovery.records[4]!)).toBe('new five');
+    await again.log.close();
+  });
+
+  it('truncates garbage appended after the last record', async () => {
+    const dir = await seeded(3);
+    const path = join(dir, seg1);
+    const size = (await stat(path)).size;
+    await appendFile(path, Buffer.from('this is not a record, just junk bytes'));
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n, 3n]);
+    expect(recovery.warnings.join()).toMatch(/torn tail/);
+    expect((await stat(path)).size).toBe(size);
+    log.append([rec(4n)]);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir);
+    expect(zxids(again.recovery.records)).toEqual([1n, 2n, 3n, 4n]);
+    await again.log.close();
+  });
+
+  it('treats a zero-filled (preallocated) tail as torn', async () => {
+    const dir = await seeded(3);
+    const path = join(dir, seg1);
+    const size = (await stat(path)).size;
+    await appendFile(path, Buffer.alloc(4096));
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n, 3n]);
+    expect(recovery.warnings).toHaveLength(1);
+    expect((await stat(path)).size).toBe(size);
+    await log.close();
+  });
+
+  it('removes a last segment whose header or only record is torn', async () => {
+    const dir = await seeded(4, 2); // log.1 (1,2), log.3 (3,4)
+    const last = join(dir, 'log.0000000000000003');
+    await truncate(last, 20); // header + 4 bytes of record 3
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n]);
+    expect(recovery.warnings.join()).toMatch(/removed/);
+    expect(await segmentFiles(dir)).toEqual([seg1]);
+    log.append([rec(3n, 'again')]);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir);
+    expect(again.recovery.records.map(text)).toEqual(['txn-1', 'txn-2', 'again']);
+    await again.log.close();
+
+    const dir2 = await seeded(4, 2);
+    await writeFile(join(dir2, 'log.0000000000000003'), Buffer.alloc(16)); // zero header
+    const z = await opened(dir2);
+    expect(zxids(z.recovery.records)).toEqual([1n, 2n]);
+    expect(z.recovery.warnings.join()).toMatch(/header/);
+    await z.log.close();
+  });
+
+  it('refuses to open when an early record is corrupt, naming file and offset', async () => {
+    const dir = await seeded(5);
+    const path = join(dir, seg1);
+    const buf = await readFile(path);
+    buf[16 + 16 + 2] ^= 0xff; // a payload byte of record 1
+    await writeFile(path, buf);
+    const err = await new FileTxnLog(dir).open(0n).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptLogError);
+    const c = err as CorruptLogError;
+    expect(c.file).toBe(path);
+    expect(c.offset).toBe(16);
+    expect(c.message).toContain(path);
+    expect(c.message).toMatch(/offset 16/);
+    // nothing was truncated
+    expect((await readFile(path)).length).toBe(buf.length);
+  });
+
+  it('refuses corruption in the last record of a non-last segment', async () => {
+    const dir = await seeded(4, 2);
+    const path = join(dir, seg1);
+    const buf = await readFile(path);
+    buf[buf.length - 1] ^= 0x01;
+    await writeFile(path, buf);
+    await expect(new FileTxnLog(dir).open(0n)).rejects.toMatchObject({ name: 'CorruptLogError', file: path });
+  });
+
+  it('refuses a checksum-valid record that breaks zxid order', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    log.append(recs(1, 2));
+    await log.flush();
+    await log.close();
+    // splice a copy of record 1 (valid CRC) onto the end
+    const path = join(dir, seg1);
+    const buf = await readFile(path);
+    const rec1 = buf.subarray(16, 16 + 16 + 5);
+    await appendFile(path, rec1);
+    await expect(new FileTxnLog(dir).open(0n)).rejects.toBeInstanceOf(CorruptLogError);
+  });
+});
+
+describe('FileTxnLog truncate, read, purge', () => {
+  it('truncateAfter crosses segment boundaries durably and appends continue', async () => {
+    const dir = await seeded(9, 3); // log.1 (1-3), log.4 (4-6), log.7 (7-9)
+    const { log } = await opened(dir);
+    await log.truncateAfter(5n);
+    expect(log.lastZxid()).toBe(5n);
+    expect(await segmentFiles(dir)).toEqual(['log.0000000000000001', 'log.0000000000000004']);
+    expect(zxids(await log.readFrom(0n))).toEqual([1n, 2n, 3n, 4n, 5n]);
+    log.append([rec(6n, 'six b'), rec(7n, 'seven b')]);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir);
+    expect(again.recovery.warnings).toEqual([]);
+    expect(again.recovery.records.map(text)).toEqual(['txn-1', 'txn-2', 'txn-3', 'txn-4', 'txn-5', 'six b', 'seven b']);
+    // truncating to below a segment's first zxid removes that segment entirely
+    await again.log.truncateAfter(3n);
+    expect(await segmentFiles(dir)).toEqual(['log.0000000000000001']);
+    await again.log.truncateAfter(0n);
+    expect(again.log.lastZxid()).toBe(0n);
+    expect(await segmentFiles(dir)).toEqual([]);
+    again.log.append([rec(1n, 'fresh')]);
+    await again.log.flush();
+    await again.log.close();
+    const third = await opened(dir);
+    expect(third.recovery.records.map(text)).toEqual(['fresh']);
+    await third.log.close();
+  });
+
+  it('truncateAfter also drops records appended but not yet flushed', async () => {
+    const dir = await seeded(3);
+    const { log } = await opened(dir);
+    log.append(recs(4, 6));
+    await log.truncateAfter(4n);
+    expect(log.lastZxid()).toBe(4n);
+    expect(zxids(await log.readFrom(2n))).toEqual([3n, 4n]);
+    await log.close();
+  });
+
+  it('readFrom returns only durable records above the zxid', async () => {
+    const dir = await seeded(6, 2);
+    const { log } = await opened(dir);
+    log.append([rec(7n)]); // not flushed yet
+    expect(zxids(await log.readFrom(3n))).toEqual([4n, 5n, 6n]);
+    expect(zxids(await log.readFrom(6n))).toEqual([]);
+    await log.flush();
+    expect(zxids(await log.readFrom(5n))).toEqual([6n, 7n]);
+    await log.close();
+  });
+
+  it('purgeThrough deletes only segments replay no longer needs, never the active one', async () => {
+    const dir = await seeded(9, 3); // log.1 (1-3), log.4 (4-6), log.7 (7-9)
+    const { log } = await opened(dir);
+    expect(await log.purgeThrough(2n)).toBe(0); // log.1 still holds 3
+    expect(await log.purgeThrough(5n)).toBe(1); // log.4 holds 6
+    expect(await segmentFiles(dir)).toEqual(['log.0000000000000004', 'log.0000000000000007']);
+    expect(await log.purgeThrough(100n)).toBe(1); // never the last segment
+    expect(await segmentFiles(dir)).toEqual(['log.0000000000000007']);
+    expect(zxids(await log.readFrom(0n))).toEqual([7n, 8n, 9n]);
+    log.append([rec(10n)]);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir, 6n);
+    expect(zxids(again.recovery.records)).toEqual([7n, 8n, 9n, 10n]);
+    await again.log.close();
+  });
+
+  it('reports a failed write and refuses further use', async () => {
+    const dir = await tempDir();
+    const { log } = await opened(dir);
+    log.append([rec(1n)]);
+    await log.flush();
+    // Break the handle underneath the log to simulate an I/O error.
+    const fh = (log as unknown as { fh: { close(): Promise<void> } }).fh;
+    await fh.close();
+    log.append([rec(2n)]);
+    await expect(log.flush()).rejects.toThrow();
+    await expect(log.flush()).rejects.toThrow(/previous write failed/);
+    expect(() => log.append([rec(3n)])).toThrow(/previous write failed/);
+  });
+});
