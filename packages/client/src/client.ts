@@ -13,7 +13,7 @@ import {
 } from '@zabkit/protocol';
 import { parseConnectString } from './connect-string.js';
 import { bytesToString, toBytes, type DataInput } from './data.js';
-import { ZabError } from './errors.js';
+import { ZabError, zabError } from './errors.js';
 import type { ClientEvents, ClientState } from './events.js';
 import { fromWireResult, toWireOps, type Op, type OpResult } from './ops.js';
 import { resolveOptions, type CallOptions, type ConnectOptions } from './options.js';
@@ -155,7 +155,7 @@ export class ZabClient extends EventEmitter<ClientEvents> {
 
   async getChildrenWithStat(path: string, options: WatchOptions = {}): Promise<{ children: string[]; stat: Stat }> {
     const { children, stat } = await this.children(path, options, true);
-    if (!stat) throw new ZabError('SystemError', 'server sent no stat for getChildrenWithStat', { path });
+    if (!stat) throw zabError('SystemError', 'server sent no stat for getChildrenWithStat', { path });
     return { children, stat };
   }
 
@@ -176,7 +176,7 @@ export class ZabClient extends EventEmitter<ClientEvents> {
   /** Paths of this session's ephemeral nodes, optionally only those starting with `prefix`. */
   async getEphemerals(prefix: string = '/', options: CallOptions = {}): Promise<string[]> {
     if (typeof prefix !== 'string' || !prefix.startsWith('/')) {
-      throw new ZabError('BadArguments', "prefix must start with '/'", { path: String(prefix) });
+      throw zabError('BadArguments', "prefix must start with '/'", { path: String(prefix) });
     }
     const serverPrefix = this.chroot ? (prefix === '/' ? `${this.chroot}/` : this.chroot + prefix) : prefix;
     const body = await this.call(OpCode.getEphemerals, { op: OpCode.getEphemerals, prefix: serverPrefix }, prefix, options);
@@ -227,7 +227,7 @@ export class ZabClient extends EventEmitter<ClientEvents> {
 
   private checkPath(path: string, sequential = false): void {
     const problem = pathProblem(path, { sequential });
-    if (problem !== null) throw new ZabError('BadArguments', `invalid path: ${problem}`, { path: String(path) });
+    if (problem !== null) throw zabError('BadArguments', `invalid path: ${problem}`, { path: String(path) });
   }
 }
 

@@ -10,7 +10,7 @@ import {
   type Frame,
   type ServerFrame,
 } from '@zabkit/protocol';
-import { ZabError } from './errors.js';
+import { ZabError, zabError } from './errors.js';
 import { wsUrl, formatAddress, type ServerAddress } from './connect-string.js';
 import type { Logger } from './options.js';
 
@@ -52,7 +52,7 @@ export class Connection {
   static open(address: ServerAddress, hello: ConnectFrame, o: OpenOptions): Promise<{ conn: Connection; connected: ConnectedFrame }> {
     return new Promise((resolve, reject) => {
       if (o.signal?.aborted) {
-        reject(new ZabError('Aborted', 'connect aborted', { cause: o.signal.reason }));
+        reject(zabError('Aborted', 'connect aborted', { cause: o.signal.reason }));
         return;
       }
       const ws = new WebSocket(wsUrl(address), { maxPayload: o.maxFrameBytes, perMessageDeflate: false });
@@ -73,37 +73,37 @@ export class Connection {
           resolve({ conn, connected: connected! });
         }
       };
-      const onAbort = (): void => finish(new ZabError('Aborted', 'connect aborted', { cause: o.signal?.reason }));
+      const onAbort = (): void => finish(zabError('Aborted', 'connect aborted', { cause: o.signal?.reason }));
       o.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(
-        () => finish(new ZabError('ConnectionLoss', `connect to ${conn.address} timed out after ${o.timeoutMs} ms`)),
+        () => finish(zabError('ConnectionLoss', `connect to ${conn.address} timed out after ${o.timeoutMs} ms`)),
         o.timeoutMs,
       );
       ws.on('open', () => {
         try {
           ws.send(encodeFrame(hello));
         } catch (cause) {
-          finish(new ZabError('ConnectionLoss', `could not send connect frame to ${conn.address}`, { cause }));
+          finish(zabError('ConnectionLoss', `could not send connect frame to ${conn.address}`, { cause }));
         }
       });
       ws.on('error', (cause) => {
-        if (!settled) finish(new ZabError('ConnectionLoss', `connection to ${conn.address} failed: ${cause.message}`, { cause }));
+        if (!settled) finish(zabError('ConnectionLoss', `connection to ${conn.address} failed: ${cause.message}`, { cause }));
         else conn.lost(`socket error: ${cause.message}`);
       });
       ws.on('close', (code, reason) => {
-        if (!settled) finish(new ZabError('ConnectionLoss', `${conn.address} closed the connection during the handshake (${code} ${reason.toString()})`));
+        if (!settled) finish(zabError('ConnectionLoss', `${conn.address} closed the connection during the handshake (${code} ${reason.toString()})`));
         else conn.lost(`socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
       });
       ws.on('message', (data, isBinary) => {
         const frame = conn.decode(data, isBinary);
         if (frame === undefined) {
-          if (!settled) finish(new ZabError('ConnectionLoss', `${conn.address} sent an undecodable handshake reply`));
+          if (!settled) finish(zabError('ConnectionLoss', `${conn.address} sent an undecodable handshake reply`));
           return;
         }
         if (!settled) {
           if (frame.k === FrameKind.connected) finish(undefined, frame);
           else if (frame.k === FrameKind.connectRefused) finish(ZabError.from(frame.err, `${conn.address} refused the connection: ${frame.message}`));
-          else finish(new ZabError('ConnectionLoss', `${conn.address} answered the handshake with frame kind ${frame.k}`));
+          else finish(zabError('ConnectionLoss', `${conn.address} answered the handshake with frame kind ${frame.k}`));
           return;
         }
         conn.deliver(frame);

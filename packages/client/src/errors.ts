@@ -102,3 +102,9 @@ export function isRetryable(err: unknown): boolean {
 export function hasCode(err: unknown, code: ErrorCode): err is ZabError {
   return err instanceof ZabError && err.code === code;
 }
+
+/** Internal: the most specific error class for `code`, with full options. */
+export function zabError(code: ErrorCode, message: string, options: ZabErrorOptions = {}): ZabError {
+  const { path, ...rest } = options;
+  return ZabError.from(code, message, path, rest);
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { basename, joinPath, parentOf, type CreateMode } from '@zabkit/protocol';
 import type { ZabClient } from './client.js';
 import type { DataInput } from './data.js';
-import { ZabError, hasCode, isRetryable } from './errors.js';
+import { ZabError, hasCode, isRetryable, zabError } from './errors.js';
 import type { CallOptions } from './options.js';
 
 /** Prefix of GUID-protected names: `_c_<uuid>-<name>`. */
@@ -109,13 +109,13 @@ export function waitForDeletion(client: ZabClient, path: string, options: CallOp
       if (err) reject(err);
       else resolve();
     };
-    const onAbort = (): void => finish(new ZabError('Aborted', 'waitForDeletion aborted', { path, cause: options.signal?.reason }));
-    const onExpired = (): void => finish(new ZabError('SessionExpired', 'session expired while waiting for deletion', { path }));
-    const onClosed = (): void => finish(new ZabError('Closed', 'client closed while waiting for deletion', { path }));
+    const onAbort = (): void => finish(zabError('Aborted', 'waitForDeletion aborted', { path, cause: options.signal?.reason }));
+    const onExpired = (): void => finish(zabError('SessionExpired', 'session expired while waiting for deletion', { path }));
+    const onClosed = (): void => finish(zabError('Closed', 'client closed while waiting for deletion', { path }));
     const timer =
       options.timeoutMs === undefined
         ? undefined
-        : setTimeout(() => finish(new ZabError('OperationTimeout', `${path} still exists after ${options.timeoutMs} ms`, { path })), options.timeoutMs);
+        : setTimeout(() => finish(zabError('OperationTimeout', `${path} still exists after ${options.timeoutMs} ms`, { path })), options.timeoutMs);
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     client.on('expired', onExpired);
@@ -131,7 +131,7 @@ export function waitForDeletion(client: ZabClient, path: string, options: CallOp
           return;
         } catch (err) {
           if (done) return;
-          if (!isRetryable(err)) return finish(err instanceof ZabError ? err : new ZabError('SystemError', String(err), { path, cause: err }));
+          if (!isRetryable(err)) return finish(err instanceof ZabError ? err : zabError('SystemError', String(err), { path, cause: err }));
           // retryable: the client waits for its reconnection; go round again
         }
       }
@@ -157,14 +157,14 @@ export async function mkdirp(client: ZabClient, path: string, options: CallOptio
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ZabError('Aborted', 'aborted', { cause: signal.reason }));
+    if (signal?.aborted) return reject(zabError('Aborted', 'aborted', { cause: signal.reason }));
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = (): void => {
       clearTimeout(t);
-      reject(new ZabError('Aborted', 'aborted', { cause: signal?.reason }));
+      reject(zabError('Aborted', 'aborted', { cause: signal?.reason }));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

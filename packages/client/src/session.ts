@@ -19,7 +19,7 @@ import {
 } from '@zabkit/protocol';
 import { Connection } from './connection.js';
 import { formatAddress, type ServerAddress } from './connect-string.js';
-import { ZabError } from './errors.js';
+import { ZabError, zabError } from './errors.js';
 import type { ClientEvents, ClientState } from './events.js';
 import { fromWireResult } from './ops.js';
 import type { CallOptions, ResolvedOptions } from './options.js';
@@ -86,15 +86,15 @@ export class Session {
     try {
       await this.connectLoop(this.opts.retry.retries, sig);
     } catch (err) {
-      this.shutdown(new ZabError('Closed', 'client closed'));
-      if (signal?.aborted) throw new ZabError('Aborted', 'connect aborted', { cause: signal.reason });
-      throw err instanceof ZabError ? err : new ZabError('ConnectionLoss', 'could not connect', { cause: err });
+      this.shutdown(zabError('Closed', 'client closed'));
+      if (signal?.aborted) throw zabError('Aborted', 'connect aborted', { cause: signal.reason });
+      throw err instanceof ZabError ? err : zabError('ConnectionLoss', 'could not connect', { cause: err });
     }
   }
 
   submit(req: Request, o: SubmitOptions = {}): Promise<ResponseBody> {
-    if (this.closing || this.state === 'closed') return Promise.reject(new ZabError('Closed', 'client is closed', pathOpt(o.path)));
-    if (this.state === 'expired') return Promise.reject(new ZabError('SessionExpired', 'session expired', pathOpt(o.path)));
+    if (this.closing || this.state === 'closed') return Promise.reject(zabError('Closed', 'client is closed', pathOpt(o.path)));
+    if (this.state === 'expired') return Promise.reject(zabError('SessionExpired', 'session expired', pathOpt(o.path)));
     return this.enqueue(req, o);
   }
 
@@ -102,12 +102,12 @@ export class Session {
     const size = requestDataBytes(req);
     if (size > this.maxDataBytes) {
       return Promise.reject(
-        new ZabError('RequestTooLarge', `request carries ${size} bytes of data, the limit is ${this.maxDataBytes}`, pathOpt(o.path)),
+        zabError('RequestTooLarge', `request carries ${size} bytes of data, the limit is ${this.maxDataBytes}`, pathOpt(o.path)),
       );
     }
     const problem = validateRequest(req);
-    if (problem !== null) return Promise.reject(new ZabError('BadArguments', problem, pathOpt(o.path)));
-    if (o.signal?.aborted) return Promise.reject(new ZabError('Aborted', 'request aborted', { ...pathOpt(o.path), cause: o.signal.reason }));
+    if (problem !== null) return Promise.reject(zabError('BadArguments', problem, pathOpt(o.path)));
+    if (o.signal?.aborted) return Promise.reject(zabError('Aborted', 'request aborted', { ...pathOpt(o.path), cause: o.signal.reason }));
 
     return new Promise<ResponseBody>((resolve, reject) => {
       const timeoutMs = o.timeoutMs ?? this.opts.requestTimeoutMs;
@@ -116,9 +116,9 @@ export class Session {
         p.cleanup();
         reject(err);
       };
-      const onAbort = (): void => drop(new ZabError('Aborted', 'request aborted', { ...pathOpt(o.path), cause: o.signal?.reason }));
+      const onAbort = (): void => drop(zabError('Aborted', 'request aborted', { ...pathOpt(o.path), cause: o.signal?.reason }));
       const timer = setTimeout(
-        () => drop(new ZabError('OperationTimeout', `request timed out after ${timeoutMs} ms`, pathOpt(o.path))),
+        () => drop(zabError('OperationTimeout', `request timed out after ${timeoutMs} ms`, pathOpt(o.path))),
         timeoutMs,
       );
       o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -174,7 +174,7 @@ export class Session {
     let attempt = 0;
     await pRetry(
       async () => {
-        if (this.closing) throw new AbortError(new ZabError('Closed', 'client closed'));
+        if (this.closing) throw new AbortError(zabError('Closed', 'client closed'));
         attempt++;
         const address = this.servers[this.cursor++ % this.servers.length]!;
         this.emitter.emit('connecting', { server: formatAddress(address), attempt });
@@ -216,12 +216,12 @@ export class Session {
     );
     if (this.closing || signal.aborted) {
       conn.close();
-      throw new ZabError(this.closing ? 'Closed' : 'Aborted', 'connect abandoned');
+      throw zabError(this.closing ? 'Closed' : 'Aborted', 'connect abandoned');
     }
     const reconnect = this.sessionId !== 0n;
     if (reconnect && connected.sessionId !== this.sessionId) {
       conn.close();
-      throw new ZabError('SessionExpired', `server ${conn.address} did not resume session 0x${this.sessionId.toString(16)}`);
+      throw zabError('SessionExpired', `server ${conn.address} did not resume session 0x${this.sessionId.toString(16)}`);
     }
     this.adopt(conn, connected, reconnect);
   }
@@ -271,7 +271,7 @@ export class Session {
     p.cleanup();
     if (f.err !== undefined && f.err !== 'Ok') {
       p.reject(this.errorOf(f, p.path));
-      if (f.err === 'SessionExpired') this.expire(new ZabError('SessionExpired', f.message || 'session expired'));
+      if (f.err === 'SessionExpired') this.expire(zabError('SessionExpired', f.message || 'session expired'));
       return;
     }
     const body = (f.body ?? {}) as ResponseBody;
@@ -339,7 +339,7 @@ export class Session {
     this.serverAddress = undefined;
     this.stopPings();
     if (this.closing) {
-      this.failAll(() => new ZabError('ConnectionLoss', `connection lost while closing (${reason})`));
+      this.failAll(() => zabError('ConnectionLoss', `connection lost while closing (${reason})`));
       return;
     }
     if (this.state !== 'connected') return;
@@ -349,7 +349,7 @@ export class Session {
     this.emitter.emit('suspended', { reason });
     for (const p of inflight) {
       p.cleanup();
-      p.reject(new ZabError('ConnectionLoss', `connection lost (${reason}); the request may or may not have been applied`, pathOpt(p.path)));
+      p.reject(zabError('ConnectionLoss', `connection lost (${reason}); the request may or may not have been applied`, pathOpt(p.path)));
     }
     void this.reconnect();
   }
@@ -359,11 +359,11 @@ export class Session {
       await this.connectLoop(Infinity, this.stop.signal);
     } catch (err) {
       if (this.closing || this.state === 'closed') return;
-      const e = err instanceof ZabError ? err : new ZabError('ConnectionLoss', 'reconnect failed', { cause: err });
+      const e = err instanceof ZabError ? err : zabError('ConnectionLoss', 'reconnect failed', { cause: err });
       if (e.code === 'SessionExpired') this.expire(e);
       else {
         this.opts.logger?.warn(`zabkit client: giving up reconnecting: ${e.message}`);
-        this.expire(new ZabError('SessionExpired', `could not resume the session: ${e.message}`, { cause: e }));
+        this.expire(zabError('SessionExpired', `could not resume the session: ${e.message}`, { cause: e }));
       }
     }
   }
@@ -376,7 +376,7 @@ export class Session {
     this.stopPings();
     this.stop.abort();
     this.setState('expired');
-    this.failAll(() => new ZabError('SessionExpired', err.message));
+    this.failAll(() => zabError('SessionExpired', err.message));
     this.emitter.emit('expired', err);
   }
 
@@ -393,7 +393,7 @@ export class Session {
           this.opts.logger?.debug?.(`zabkit client: closeSession failed: ${(err as Error).message}`);
         }
       }
-      this.shutdown(new ZabError('Closed', 'client closed'));
+      this.shutdown(zabError('Closed', 'client closed'));
     })();
     return this.closePromise;
   }

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { FrameKind, decodeFrame, encodeFrame, type ServerStatus } from '@zabkit/protocol';
 import { parseConnectString, wsUrl } from './connect-string.js';
-import { ZabError } from './errors.js';
+import { ZabError, zabError } from './errors.js';
 import type { CallOptions } from './options.js';
 
 /** Asks one server (`host:port`) for its status; needs no session (like ZooKeeper's `srvr`). */
@@ -9,7 +9,7 @@ export function getServerStatus(address: string, options: CallOptions = {}): Pro
   const server = parseConnectString(address).servers[0]!;
   const timeoutMs = options.timeoutMs ?? 5_000;
   return new Promise((resolve, reject) => {
-    if (options.signal?.aborted) return reject(new ZabError('Aborted', 'status request aborted', { cause: options.signal.reason }));
+    if (options.signal?.aborted) return reject(zabError('Aborted', 'status request aborted', { cause: options.signal.reason }));
     const ws = new WebSocket(wsUrl(server), { perMessageDeflate: false });
     let done = false;
     const finish = (err: ZabError | undefined, status?: ServerStatus): void => {
@@ -23,19 +23,19 @@ export function getServerStatus(address: string, options: CallOptions = {}): Pro
       if (err) reject(err);
       else resolve(status!);
     };
-    const onAbort = (): void => finish(new ZabError('Aborted', 'status request aborted', { cause: options.signal?.reason }));
+    const onAbort = (): void => finish(zabError('Aborted', 'status request aborted', { cause: options.signal?.reason }));
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => finish(new ZabError('OperationTimeout', `no status from ${address} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => finish(zabError('OperationTimeout', `no status from ${address} within ${timeoutMs} ms`)), timeoutMs);
     ws.on('open', () => ws.send(encodeFrame({ k: FrameKind.status })));
-    ws.on('error', (cause) => finish(new ZabError('ConnectionLoss', `status request to ${address} failed: ${cause.message}`, { cause })));
-    ws.on('close', () => finish(new ZabError('ConnectionLoss', `${address} closed the connection before answering`)));
+    ws.on('error', (cause) => finish(zabError('ConnectionLoss', `status request to ${address} failed: ${cause.message}`, { cause })));
+    ws.on('close', () => finish(zabError('ConnectionLoss', `${address} closed the connection before answering`)));
     ws.on('message', (data: Buffer) => {
       try {
         const f = decodeFrame(data);
         if (f.k === FrameKind.statusReply) finish(undefined, f.status);
-        else finish(new ZabError('MarshallingError', `unexpected frame kind ${f.k} in reply to status`));
+        else finish(zabError('MarshallingError', `unexpected frame kind ${f.k} in reply to status`));
       } catch (cause) {
-        finish(new ZabError('MarshallingError', `undecodable status reply from ${address}`, { cause }));
+        finish(zabError('MarshallingError', `undecodable status reply from ${address}`, { cause }));
       }
     });
   });
