@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNotFound, writeFileDurably } from './fs-util.js';
+import { ensureDir, isNotFound, writeFileDurably } from './fs-util.js';
 import type { EpochStore } from './types.js';
 
 const ACCEPTED = 'acceptedEpoch';
@@ -42,7 +42,7 @@ export class FileEpochStore implements EpochStore {
   private write(name: string, epoch: number): Promise<void> {
     if (!Number.isSafeInteger(epoch) || epoch < 0) return Promise.reject(new RangeError(`invalid epoch ${epoch}`));
     const run = this.chain.then(async () => {
-      await mkdir(this.dir, { recursive: true });
+      await ensureDir(this.dir);
       await writeFileDurably(this.dir, join(this.dir, name), Buffer.from(`${epoch}\n`));
     });
     this.chain = run.catch(() => undefined);

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
 import {
@@ -11,7 +11,7 @@ import {
   snapshotName,
   snapshotTrailer,
 } from './format.js';
-import { fsyncDir, isNotFound, writeAll } from './fs-util.js';
+import { ensureDir, fsyncDir, isNotFound, writeAll } from './fs-util.js';
 import type { LoadedSnapshot, SnapshotStore, SnapshotWriter } from './types.js';
 
 export interface FileSnapshotStoreOptions {
@@ -37,7 +37,7 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async begin(zxid: Zxid): Promise<SnapshotWriter> {
-    await mkdir(this.dir, { recursive: true });
+    await ensureDir(this.dir);
     const final = join(this.dir, snapshotName(zxid));
     const tmp = `${final}.${process.pid}.${++this.seq}${TMP_SUFFIX}`;
     const fh = await open(tmp, 'wx');
@@ -57,15 +57,8 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async list(): Promise<Zxid[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
     const out: Zxid[] = [];
-    for (const name of names) {
+    for (const name of await this.names()) {
       const z = parseSnapshotName(name);
       if (z !== null) out.push(z);
     }
@@ -97,7 +90,7 @@ export class FileSnapshotStore implements SnapshotStore {
         changed = true;
       }
     }
-    for (const name of await readdir(this.dir)) {
+    for (const name of await this.names()) {
       const path = join(this.dir, name);
       if (name.startsWith('snapshot.') && name.endsWith(TMP_SUFFIX) && !this.active.has(path)) {
         await unlink(path).catch(() => {});
@@ -106,6 +99,15 @@ export class FileSnapshotStore implements SnapshotStore {
     }
     if (changed) await fsyncDir(this.dir);
     return oldest;
+  }
+
+  private async names(): Promise<string[]> {
+    try {
+      return await readdir(this.dir);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
   }
 
   private async validate(path: string, zxid: Zxid, keep: boolean): Promise<Uint8Array[] | string> {

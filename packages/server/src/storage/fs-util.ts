@@ -1,4 +1,5 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** fsyncs a directory so that creates, deletes and renames inside it are durable. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -39,4 +40,14 @@ export async function writeFileDurably(dir: string, path: string, data: Uint8Arr
 
 export function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+/** mkdir -p that also fsyncs the parent of every directory it created. */
+export async function ensureDir(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let d = dir; ; d = dirname(d)) {
+    await fsyncDir(dirname(d));
+    if (d === first || dirname(d) === d) break;
+  }
 }

@@ -3,7 +3,7 @@
  * every record, cuts a torn tail off the last segment and refuses (CorruptLogError)
  * anything else that does not check out.
  */
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
 import {
@@ -14,7 +14,7 @@ import {
   findValidRecord,
   parseSegmentName,
 } from './format.js';
-import { fsyncDir } from './fs-util.js';
+import { ensureDir, fsyncDir } from './fs-util.js';
 import { CorruptLogError, type LogRecord } from './types.js';
 
 export interface SegmentInfo {
@@ -86,7 +86,7 @@ export function scanSegment(buf: Buffer, path: string, firstZxid: Zxid, prev: Zx
 }
 
 export async function recoverLog(dir: string, after: Zxid): Promise<RecoveredLog> {
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   const files = await listSegments(dir);
   const segments: SegmentInfo[] = [];
   const records: LogRecord[] = [];

@@ -232,11 +232,23 @@ describe('FileTxnLog recovery', () => {
     await z.log.close();
   });
 
+  it('treats a checksum-bad final record (nothing valid after it) as a torn tail', async () => {
+    const dir = await seeded(3);
+    const path = join(dir, seg1);
+    const buf = await readFile(path);
+    buf[buf.length - 1]! ^= 0x01;
+    await writeFile(path, buf);
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n]);
+    expect(recovery.warnings[0]).toMatch(/crc32c mismatch/);
+    await log.close();
+  });
+
   it('refuses to open when an early record is corrupt, naming file and offset', async () => {
     const dir = await seeded(5);
     const path = join(dir, seg1);
     const buf = await readFile(path);
-    buf[16 + 16 + 2] ^= 0xff; // a payload byte of record 1
+    buf[16 + 16 + 2]! ^= 0xff; // a payload byte of record 1
     await writeFile(path, buf);
     const err = await new FileTxnLog(dir).open(0n).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptLogError);
@@ -253,7 +265,7 @@ describe('FileTxnLog recovery', () => {
     const dir = await seeded(4, 2);
     const path = join(dir, seg1);
     const buf = await readFile(path);
-    buf[buf.length - 1] ^= 0x01;
+    buf[buf.length - 1]! ^= 0x01;
     await writeFile(path, buf);
     await expect(new FileTxnLog(dir).open(0n)).rejects.toMatchObject({ name: 'CorruptLogError', file: path });
   });

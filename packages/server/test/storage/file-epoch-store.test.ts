@@ -1,0 +1,51 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FileEpochStore, openFileStorage } from '../../src/storage/index.js';
+import { rec, tempDir } from './helpers.js';
+
+describe('FileEpochStore', () => {
+  it('reads 0 when missing and persists both epochs across instances', async () => {
+    const dir = await tempDir();
+    const store = new FileEpochStore(join(dir, 'snap'));
+    expect(await store.load()).toEqual({ acceptedEpoch: 0, currentEpoch: 0 });
+    await store.setAcceptedEpoch(3);
+    await Promise.all([store.setCurrentEpoch(2), store.setCurrentEpoch(3)]);
+    expect(await new FileEpochStore(join(dir, 'snap')).load()).toEqual({ acceptedEpoch: 3, currentEpoch: 3 });
+    expect((await readFile(join(dir, 'snap', 'acceptedEpoch'), 'utf8')).trim()).toBe('3');
+    await expect(store.setAcceptedEpoch(-1)).rejects.toThrow(RangeError);
+    await expect(store.setAcceptedEpoch(1.5)).rejects.toThrow(RangeError);
+  });
+
+  it('refuses a corrupt epoch file instead of reading it as 0', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'currentEpoch'), 'x7');
+    await expect(new FileEpochStore(dir).load()).rejects.toThrow(/corrupt/);
+  });
+});
+
+describe('openFileStorage', () => {
+  it('puts snapshots and epochs in dataDir/snap and the log in dataDir/log or dataLogDir', async () => {
+    const dir = await tempDir();
+    const s = await openFileStorage({ dataDir: dir });
+    expect(s.snapDir).toBe(join(dir, 'snap'));
+    expect(s.logDir).toBe(join(dir, 'log'));
+    await s.log.open(0n);
+    s.log.append([rec(1n)]);
+    await s.log.flush();
+    await s.log.close();
+    await s.epochs.setCurrentEpoch(1);
+    const w = await s.snapshots.begin(1n);
+    await w.commit();
+    const again = await openFileStorage({ dataDir: dir });
+    expect((await again.log.open(0n)).records).toHaveLength(1);
+    expect((await again.epochs.load()).currentEpoch).toBe(1);
+    expect((await again.snapshots.loadLatest()).snapshot?.zxid).toBe(1n);
+    await again.log.close();
+
+    const other = await openFileStorage({ dataDir: dir, dataLogDir: join(dir, 'elsewhere') });
+    expect(other.logDir).toBe(join(dir, 'elsewhere'));
+    expect((await other.log.open(0n)).records).toEqual([]);
+    await other.log.close();
+  });
+});
