@@ -37,6 +37,8 @@ export interface CoreOptions {
   sessionIdBase: bigint;
   /** How often (ms) containers and TTL nodes are checked for removal. */
   containerCheckIntervalMs: number;
+  /** Epoch of the zxids this core proposes (standalone: default 1, or the restored log's epoch if higher). */
+  epoch?: number;
 }
 
 export interface ServerCoreApi {

@@ -20,8 +20,13 @@ export type NodeKind = 'normal' | 'container' | 'ttl';
 
 export type TxnBody =
   | { type: 'createSession'; timeoutMs: number; passwd: Uint8Array }
-  /** Deletes every ephemeral of the session, in path order, then the session. */
-  | { type: 'closeSession' }
+  /**
+   * Deletes every ephemeral of the session, in path order, then the session.
+   * `deletes` (filled in by prep) lists those ephemerals with each parent's
+   * cversion after the delete, so a replay over a fuzzy snapshot is idempotent;
+   * when absent the tree's own list is used and parents' cversions are bumped.
+   */
+  | { type: 'closeSession'; deletes?: Array<{ path: string; parentCVersion: number }> }
   | {
       type: 'create';
       /** Final path, sequence suffix included. */
