@@ -33,7 +33,10 @@ describe('the core is pure', () => {
   });
 
   it.each(all.map((f) => [f.slice(coreDir.length + 1), f]))('%s uses no clock, randomness, timers or I/O', (_name, file) => {
-    const text = readFileSync(file, 'utf8');
+    // Comments may talk about what the code must not do; only code counts.
+    const text = readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/(^|[^:])\/\/.*$/gm, '$1');
     const hits = FORBIDDEN.filter(([, re]) => re.test(text)).map(([what]) => what);
     expect(hits).toEqual([]);
   });
