@@ -99,14 +99,24 @@ export function decodeRecord(buf: Buffer, off: number): DecodedRecord | string {
 }
 
 /**
- * Offset of the first checksum-valid record with zxid > `after` starting anywhere at or
- * beyond `from`, or -1. Tells a torn tail (nothing valid follows) from mid-log corruption.
+ * A record found past a bad one must belong to an epoch at most this far above the last
+ * good record's epoch to count as real data (cheap filter that keeps garbage scans linear).
+ */
+export const MAX_EPOCH_GAP = 0x1_0000;
+
+/**
+ * Offset of the first checksum-valid record with zxid > `after` (and an epoch within
+ * MAX_EPOCH_GAP of it) starting anywhere at or beyond `from`, or -1. Tells a torn tail
+ * (nothing valid follows) from mid-log corruption.
  */
 export function findValidRecord(buf: Buffer, from: number, after: Zxid): number {
+  const afterEpoch = Number(after >> 32n);
+  const afterCounter = Number(after & 0xffff_ffffn);
   for (let p = from; p + RECORD_HEADER_BYTES <= buf.length; p++) {
-    const len = buf.readUInt32BE(p);
-    if (len > buf.length - p - RECORD_HEADER_BYTES) continue;
-    if (buf.readBigUInt64BE(p + 8) <= after) continue; // cheap filter: zero fill never passes
+    const epoch = buf.readUInt32BE(p + 8);
+    if (epoch < afterEpoch || epoch - afterEpoch > MAX_EPOCH_GAP) continue;
+    if (epoch === afterEpoch && buf.readUInt32BE(p + 12) <= afterCounter) continue; // zero fill never passes
+    if (buf.readUInt32BE(p) > buf.length - p - RECORD_HEADER_BYTES) continue;
     if (typeof decodeRecord(buf, p) !== 'string') return p;
   }
   return -1;

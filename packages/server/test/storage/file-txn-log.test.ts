@@ -197,6 +197,26 @@ describe('FileTxnLog recovery', () => {
     await again.log.close();
   });
 
+  it('truncates a large garbage tail (seeded pseudo-random bytes)', async () => {
+    const dir = await seeded(3);
+    const path = join(dir, seg1);
+    const size = (await stat(path)).size;
+    const junk = Buffer.alloc(1 << 20);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < junk.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      junk[i] = x & 0xff;
+    }
+    await appendFile(path, junk);
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n, 3n]);
+    expect(recovery.warnings[0]).toMatch(/truncated 1048576 bytes/);
+    expect((await stat(path)).size).toBe(size);
+    await log.close();
+  });
+
   it('treats a zero-filled (preallocated) tail as torn', async () => {
     const dir = await seeded(3);
     const path = join(dir, seg1);
