@@ -83,7 +83,7 @@ export class Harness {
         k: FrameKind.connect,
         protocolVersion: PROTOCOL_VERSION,
         lastZxidSeen: frame.lastZxidSeen ?? 0n,
-        timeoutMs: frame.timeoutMs ?? 1000,
+        timeoutMs: frame.timeoutMs ?? 30_000,
         sessionId: frame.sessionId ?? 0n,
         passwd: frame.passwd ?? new Uint8Array(0),
       },

@@ -18,7 +18,7 @@ describe('connect', () => {
     const big = h.client();
     expect(big.sessionId).toBe(0x102n);
     const c3 = h.client();
-    expect(c3.timeoutMs).toBe(1000);
+    expect(c3.timeoutMs).toBe(2000);
     expect(h.core.status().sessions).toBe(3);
   });
 

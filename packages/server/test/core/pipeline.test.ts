@@ -1,0 +1,138 @@
+import { FrameKind, OpCode, type ResponseFrame, type Stat } from '@zabkit/protocol';
+import { describe, expect, it } from 'vitest';
+import { Harness, bytes, type Client } from './harness.js';
+
+const manual = (): { h: Harness; c: Client } => {
+  const h = new Harness();
+  const c = h.client();
+  h.autoPersist = false;
+  return { h, c };
+};
+
+const responses = (c: Client): ResponseFrame[] => c.frames().filter((f): f is ResponseFrame => f.k === FrameKind.response);
+
+describe('write pipeline', () => {
+  it('replies to a write only after its txn is persisted', () => {
+    const { h, c } = manual();
+    const xid = c.send({ op: OpCode.create, path: '/a', data: null, mode: 'persistent' });
+    h.flush();
+    expect(c.response(xid)).toBeUndefined();
+    expect(h.log.at(-1)?.body).toMatchObject({ type: 'create', path: '/a' });
+    h.core.persisted(h.core.lastProposedZxid(), h.now);
+    h.flush();
+    expect(c.response(xid)?.err).toBeUndefined();
+  });
+
+  it('a pipelined read waits for the same session\'s write and sees it; replies stay in request order', () => {
+    const { h, c } = manual();
+    const w = c.send({ op: OpCode.create, path: '/a', data: bytes('1'), mode: 'persistent' });
+    const r = c.send({ op: OpCode.getData, path: '/a', watch: false });
+    const p = c.send({ op: OpCode.ping });
+    const bad = c.send({ op: OpCode.getData, path: 'bad', watch: false });
+    h.flush();
+    expect(responses(c)).toEqual([]);
+    h.persistAll();
+    expect(responses(c).map((x) => x.xid)).toEqual([w, r, p, bad]);
+    expect(c.response(r)?.body).toMatchObject({ data: bytes('1') });
+    expect(c.response(bad)?.err).toBe('BadArguments');
+  });
+
+  it("another session's read is not held up by a session's outstanding write", () => {
+    const { h, c } = manual();
+    h.autoPersist = true;
+    const other = h.client();
+    h.autoPersist = false;
+    c.send({ op: OpCode.create, path: '/a', data: null, mode: 'persistent' });
+    const r = other.send({ op: OpCode.exists, path: '/a', watch: false });
+    h.flush();
+    expect(other.response(r)?.body).toEqual({ stat: null });
+  });
+
+  it('group commit: several writes, one persisted() call, replies in order with increasing zxids', () => {
+    const { h, c } = manual();
+    const xids = [
+      c.send({ op: OpCode.create, path: '/g', data: null, mode: 'persistent' }),
+      c.send({ op: OpCode.create, path: '/g/1', data: null, mode: 'persistent' }),
+      c.send({ op: OpCode.setData, path: '/g', data: bytes('x'), version: 0 }),
+      c.send({ op: OpCode.delete, path: '/g/1', version: 0 }),
+    ];
+    h.flush();
+    const proposed = h.log.slice(-4);
+    expect(proposed.map((t) => t.body.type)).toEqual(['create', 'create', 'setData', 'delete']);
+    expect(responses(c)).toEqual([]);
+    h.core.persisted(proposed.at(-1)!.hdr.zxid, h.now);
+    h.flush();
+    const rs = responses(c);
+    expect(rs.map((x) => x.xid)).toEqual(xids);
+    expect(rs.every((x) => x.err === undefined)).toBe(true);
+    const zxids = rs.map((x) => x.zxid);
+    expect([...zxids].sort((a, b) => (a < b ? -1 : 1))).toEqual(zxids);
+    expect(new Set(zxids).size).toBe(4);
+    expect(h.core.status().outstandingRequests).toBe(0);
+  });
+
+  it('prep sees outstanding changes: writes pipelined before any commit validate against each other', () => {
+    const { h, c } = manual();
+    const a = c.send({ op: OpCode.create, path: '/p', data: null, mode: 'persistent' });
+    const b = c.send({ op: OpCode.create, path: '/p/c', data: null, mode: 'persistent' });
+    const dup = c.send({ op: OpCode.create, path: '/p', data: null, mode: 'persistent' });
+    const s1 = c.send({ op: OpCode.create, path: '/p/s-', data: null, mode: 'persistent-sequential' });
+    const del = c.send({ op: OpCode.delete, path: '/p', version: -1 });
+    const set = c.send({ op: OpCode.setData, path: '/p', data: null, version: 0 });
+    const set2 = c.send({ op: OpCode.setData, path: '/p', data: null, version: 0 });
+    h.persistAll();
+    expect(c.response(a)?.err).toBeUndefined();
+    expect(c.response(b)?.err).toBeUndefined();
+    expect(c.response(dup)?.err).toBe('NodeExists');
+    expect(c.response(s1)?.body).toMatchObject({ path: '/p/s-0000000001' });
+    expect(c.response(del)?.err).toBe('NotEmpty');
+    expect((c.response(set)?.body as { stat: Stat }).stat.version).toBe(1);
+    expect(c.response(set2)?.err).toBe('BadVersion');
+  });
+
+  it('persisting part of the batch answers only the covered writes', () => {
+    const { h, c } = manual();
+    const x1 = c.send({ op: OpCode.create, path: '/1', data: null, mode: 'persistent' });
+    const x2 = c.send({ op: OpCode.create, path: '/2', data: null, mode: 'persistent' });
+    h.flush();
+    const first = h.log.at(-2)!.hdr.zxid;
+    h.core.persisted(first, h.now);
+    h.flush();
+    expect(responses(c).map((r) => r.xid)).toEqual([x1]);
+    expect(h.core.lastAppliedZxid()).toBe(first);
+    h.persistAll();
+    expect(responses(c).map((r) => r.xid)).toEqual([x1, x2]);
+  });
+
+  it('sync replies after every previously proposed write is applied', () => {
+    const { h, c } = manual();
+    h.autoPersist = true;
+    const other = h.client();
+    h.autoPersist = false;
+    other.send({ op: OpCode.create, path: '/s', data: null, mode: 'persistent' });
+    const sx = c.send({ op: OpCode.sync, path: '/s' });
+    h.flush();
+    expect(c.response(sx)).toBeUndefined();
+    h.persistAll();
+    const r = c.response(sx);
+    expect(r?.body).toEqual({ path: '/s' });
+    expect(r?.zxid).toBe(h.core.lastAppliedZxid());
+  });
+
+  it('every response carries the last applied zxid', () => {
+    const h = new Harness();
+    const c = h.client();
+    c.create('/a');
+    const z = h.core.lastAppliedZxid();
+    expect(c.getData('/a').zxid).toBe(z);
+    expect(c.getData('/missing').zxid).toBe(z);
+    expect(h.core.status()).toMatchObject({ zxid: z, epoch: 1, znodes: 3, sessions: 1 });
+  });
+
+  it('zxids use the configured epoch', () => {
+    const h = new Harness({ epoch: 7 });
+    const c = h.client();
+    const r = c.create('/a');
+    expect(r.zxid >> 32n).toBe(7n);
+  });
+});
