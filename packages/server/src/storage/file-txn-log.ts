@@ -1,7 +1,7 @@
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
-import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName } from './format.js';
+import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName, showZxid } from './format.js';
 import { fsyncDir, writeAll } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
 import { recoverLog, scanSegment, type SegmentInfo } from './segment-recovery.js';
@@ -84,7 +84,7 @@ export class FileTxnLog implements TxnLog {
     let prev = this.last;
     for (const r of records) {
       if (typeof r.zxid !== 'bigint' || r.zxid <= prev) {
-        throw new RangeError(`txn log append: zxid 0x${String(r.zxid)} is not above 0x${prev.toString(16)}`);
+        throw new RangeError(`txn log append: zxid ${showZxid(r.zxid)} is not above ${showZxid(prev)}`);
       }
       if (r.bytes.length > MAX_RECORD_BYTES) throw new RangeError(`txn log append: record of ${r.bytes.length} bytes is too large`);
       prev = r.zxid;

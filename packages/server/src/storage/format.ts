@@ -31,6 +31,11 @@ export function zxidHex(zxid: Zxid): string {
   return zxid.toString(16).padStart(16, '0');
 }
 
+/** `0x…` for a bigint; anything else (a caller's bug) as given. */
+export function showZxid(zxid: unknown): string {
+  return typeof zxid === 'bigint' ? `0x${zxid.toString(16)}` : `${String(zxid)} (${typeof zxid}, not a bigint zxid)`;
+}
+
 export function segmentName(firstZxid: Zxid): string {
   return `log.${zxidHex(firstZxid)}`;
 }

@@ -1,5 +1,6 @@
 import type { Zxid } from '@zabkit/protocol';
 import { GroupCommit } from './group-commit.js';
+import { showZxid } from './format.js';
 import type { LogRecord, LogRecovery, TxnLog } from './types.js';
 
 export interface MemoryTxnLogOptions {
@@ -89,7 +90,7 @@ export class MemoryTxnLog implements TxnLog {
     let prev = this.last;
     for (const r of records) {
       if (typeof r.zxid !== 'bigint' || r.zxid <= prev) {
-        throw new RangeError(`txn log append: zxid 0x${String(r.zxid)} is not above 0x${prev.toString(16)}`);
+        throw new RangeError(`txn log append: zxid ${showZxid(r.zxid)} is not above ${showZxid(prev)}`);
       }
       prev = r.zxid;
     }

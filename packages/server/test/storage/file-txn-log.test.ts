@@ -1,4 +1,5 @@
 import { readFile, stat, truncate, writeFile, appendFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptLogError, FileTxnLog } from '../../src/storage/index.js';
@@ -105,11 +106,16 @@ describe('FileTxnLog group commit', () => {
     const dir = await tempDir();
     const { log } = await opened(dir);
     const flushes: Promise<void>[] = [];
+    const missing: number[] = [];
+    const segment = join(dir, 'log.0000000000000001');
     for (let i = 1; i <= 50; i++) {
-      log.append([rec(BigInt(i))]);
-      flushes.push(log.flush());
+      const label = `record-${String(i).padStart(3, '0')}`;
+      log.append([rec(BigInt(i), label)]);
+      // when this flush resolves, its record must already be in the file
+      flushes.push(log.flush().then(() => void (readFileSync(segment).includes(label) || missing.push(i))));
     }
     await Promise.all(flushes);
+    expect(missing).toEqual([]);
     const s = log.stats();
     expect(s.flushCalls).toBe(50);
     expect(s.fsyncs).toBeLessThanOrEqual(2);
