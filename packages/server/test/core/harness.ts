@@ -32,8 +32,8 @@ export class Harness {
   private nextConn = 1;
   private passwdSeq = 1;
 
-  constructor(opts: Partial<CoreOptions> = {}) {
-    this.core = new ServerCore({ tickTimeMs: 100, ...opts });
+  constructor(opts: Partial<CoreOptions> = {}, core?: ServerCore) {
+    this.core = core ?? new ServerCore({ tickTimeMs: 100, ...opts });
   }
 
   /** Drains Ready; persists immediately when autoPersist is on. */
