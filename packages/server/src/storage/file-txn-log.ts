@@ -93,7 +93,8 @@ export class FileTxnLog implements TxnLog {
       const buf = encodeRecord(r.zxid, r.bytes);
       const full = this.tailBytes > FILE_HEADER_BYTES && this.tailBytes + buf.length > this.maxSegmentBytes;
       let group = this.pending.at(-1);
-      if (this.rollRequested || this.tailBytes < 0 || full) {
+      // (an existing segment without records is never appended to: its name must be its first zxid)
+      if (this.rollRequested || this.tailBytes <= FILE_HEADER_BYTES || full) {
         group = { newSegment: true, firstZxid: r.zxid, lastZxid: r.zxid, bufs: [] };
         this.pending.push(group);
         this.tailBytes = FILE_HEADER_BYTES;
@@ -133,37 +134,48 @@ export class FileTxnLog implements TxnLog {
       this.assertUsable();
       await this.writePending();
       if (zxid >= this.last) return;
-      let deleted = false;
-      while (this.segments.length > 0 && this.segments.at(-1)!.firstZxid > zxid) {
-        const seg = this.segments.pop()!;
-        await this.closeHandle();
-        await unlink(seg.path);
-        deleted = true;
+      try {
+        await this.truncateDurable(zxid);
+      } catch (err) {
+        this.failure = err;
+        throw err;
       }
-      if (deleted) await this.syncDir();
-      const seg = this.segments.at(-1);
-      if (seg && seg.lastZxid > zxid) {
-        const buf = (await readFile(seg.path)).subarray(0, seg.size);
-        let keep = FILE_HEADER_BYTES;
-        let lastKept = this.prevOf(seg);
-        while (keep < buf.length) {
-          const r = decodeRecord(buf, keep);
-          if (typeof r === 'string') throw this.corrupt(seg.path, keep, r);
-          if (r.zxid > zxid) break;
-          lastKept = r.zxid;
-          keep = r.next;
-        }
-        this.fh ??= await open(seg.path, 'r+');
-        await this.fh.truncate(keep);
-        await this.fh.datasync();
-        this.counters.fsyncs++;
-        seg.size = keep;
-        seg.lastZxid = lastKept;
-      }
-      if (seg && !this.fh) this.fh = await open(seg.path, 'r+');
-      this.last = seg ? seg.lastZxid : 0n;
-      this.tailBytes = seg ? seg.size : -1;
     });
+  }
+
+  /** Deletes later segments (newest first), then cuts the one holding `zxid`'s successor. */
+  private async truncateDurable(zxid: Zxid): Promise<void> {
+    let deleted = false;
+    const doomed = (seg: SegmentInfo): boolean => seg.firstZxid > zxid || seg.size <= FILE_HEADER_BYTES;
+    while (this.segments.length > 0 && doomed(this.segments.at(-1)!)) {
+      const seg = this.segments.pop()!;
+      await this.closeHandle();
+      await unlink(seg.path);
+      deleted = true;
+    }
+    if (deleted) await this.syncDir();
+    const seg = this.segments.at(-1);
+    if (seg && seg.lastZxid > zxid) {
+      const buf = (await readFile(seg.path)).subarray(0, seg.size);
+      let keep = FILE_HEADER_BYTES;
+      let lastKept = this.prevOf(seg);
+      while (keep < buf.length) {
+        const r = decodeRecord(buf, keep);
+        if (typeof r === 'string') throw this.corrupt(seg.path, keep, r);
+        if (r.zxid > zxid) break;
+        lastKept = r.zxid;
+        keep = r.next;
+      }
+      this.fh ??= await open(seg.path, 'r+');
+      await this.fh.truncate(keep);
+      await this.fh.datasync();
+      this.counters.fsyncs++;
+      seg.size = keep;
+      seg.lastZxid = lastKept;
+    }
+    if (seg && !this.fh) this.fh = await open(seg.path, 'r+');
+    this.last = seg ? seg.lastZxid : 0n;
+    this.tailBytes = seg ? seg.size : -1;
   }
 
   readFrom(after: Zxid): Promise<LogRecord[]> {

@@ -145,6 +145,13 @@ export async function recoverLog(dir: string, after: Zxid): Promise<RecoveredLog
     segments.push({ path, firstZxid, lastZxid: scan.lastZxid, size: scan.end });
     prev = scan.lastZxid;
   }
+  // A segment without records must not become the one appended to (its name is its first zxid).
+  while (segments.length > 0 && segments.at(-1)!.size <= FILE_HEADER_BYTES) {
+    const empty = segments.pop()!;
+    await unlink(empty.path);
+    dirChanged = true;
+    warnings.push(`txn log ${empty.path}: segment holds no record; removed it`);
+  }
   if (dirChanged) await fsyncDir(dir);
   return { segments, records, warnings, lastZxid: prev };
 }

@@ -270,6 +270,23 @@ describe('FileTxnLog recovery', () => {
     await log.close();
   });
 
+  it('never appends into a segment that holds no record (its name must be its first zxid)', async () => {
+    const dir = await seeded(4, 2); // log.1 (1,2), log.3 (3,4)
+    const mid = join(dir, 'log.0000000000000003');
+    await writeFile(mid, (await readFile(mid)).subarray(0, 16)); // header only: no record
+    await writeFile(join(dir, 'log.0000000000000009'), Buffer.alloc(10)); // torn newest segment
+    const { log, recovery } = await opened(dir);
+    expect(zxids(recovery.records)).toEqual([1n, 2n]);
+    expect(await segmentFiles(dir)).toEqual([seg1]);
+    log.append([rec(3n, 'three again')]);
+    await log.flush();
+    await log.close();
+    const again = await opened(dir);
+    expect(again.recovery.warnings).toEqual([]);
+    expect(again.recovery.records.map(text)).toEqual(['txn-1', 'txn-2', 'three again']);
+    await again.log.close();
+  });
+
   it('refuses to open when an early record is corrupt, naming file and offset', async () => {
     const dir = await seeded(5);
     const path = join(dir, seg1);
