@@ -45,6 +45,8 @@ export const isSystemPath = (path: string): boolean => path === SYSTEM_ROOT || p
 export class Prep {
   /** Outstanding changes by path: the node after the change (null = deleted) and the zxid that made it. */
   private readonly pending = new Map<string, { zxid: Zxid; node: NodeView | null }>();
+  /** The paths each outstanding txn changed, in zxid order, so `applied` touches only those. */
+  private readonly order: Array<{ zxid: Zxid; paths: string[] }> = [];
 
   constructor(private readonly tree: DataTree) {}
 
@@ -59,12 +61,18 @@ export class Prep {
 
   /** Forgets outstanding changes made by txns <= zxid (they are in the tree now). */
   applied(zxid: Zxid): void {
-    for (const [path, rec] of this.pending) if (rec.zxid <= zxid) this.pending.delete(path);
+    while (this.order.length > 0 && (this.order[0] as { zxid: Zxid }).zxid <= zxid) {
+      for (const path of (this.order.shift() as { paths: string[] }).paths) {
+        const rec = this.pending.get(path);
+        if (rec && rec.zxid <= zxid) this.pending.delete(path);
+      }
+    }
   }
 
   /** Drops every outstanding change (restore, or proposals discarded). */
   clear(): void {
     this.pending.clear();
+    this.order.length = 0;
   }
 
   private view(path: string, scratch: Map<string, NodeView | null>): NodeView | null {
@@ -84,7 +92,9 @@ export class Prep {
   }
 
   private commit(scratch: Map<string, NodeView | null>, zxid: Zxid): void {
+    if (scratch.size === 0) return;
     for (const [path, node] of scratch) this.pending.set(path, { zxid, node });
+    this.order.push({ zxid, paths: [...scratch.keys()] });
   }
 
   /** Preps one write request (create / delete / setData / check / multi) as the txn with `zxid`. */

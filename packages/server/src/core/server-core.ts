@@ -26,6 +26,7 @@ import { Reaper } from './reaper.js';
 import { SessionTable, clampTimeout, samePasswd } from './sessions.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
 import type { Txn, TxnBody } from './txn.js';
+import { ReplyQueues, type Owed } from './reply-queue.js';
 import { WatchManager, type WatchEvent } from './watches.js';
 
 /** Fills in CoreOptions defaults (ZooKeeper's: tickTime 2000, sessions 2..20 ticks, 1 MiB, containers every 60 s). */
@@ -49,13 +50,6 @@ interface Conn {
   sessionId: bigint | null;
 }
 
-/** A reply owed to a session, kept in request order (ZooKeeper's CommitProcessor queue). */
-type Owed =
-  | { kind: 'write'; connId: number; xid: number; op: number; zxid: Zxid; message?: string; frame: ServerFrame | null; closeAfter: boolean }
-  | { kind: 'frame'; connId: number; frame: ServerFrame }
-  | { kind: 'read'; connId: number; xid: number; req: Request }
-  | { kind: 'sync'; connId: number; xid: number; path: string; target: Zxid };
-
 /**
  * A standalone (cluster of one) server: prep -> persist -> persisted (quorum of
  * one) -> commit -> apply -> reply, on the write path the replicated cluster
@@ -69,9 +63,15 @@ export class ServerCore implements ServerCoreApi {
   private readonly prep = new Prep(this.tree);
   private readonly reaper: Reaper;
   private readonly conns = new Map<number, Conn>();
-  private readonly owed = new Map<bigint, Owed[]>();
-  /** Sessions with a sync waiting for a zxid to be applied. */
-  private readonly syncWaiters = new Set<bigint>();
+  private readonly replies = new ReplyQueues({
+    lastApplied: () => this.lastApplied,
+    read: (sid, req) => executeRead(this.tree, this.watches, sid, req),
+    event: (connId, sid, e) => this.sendIfLive(connId, sid, eventFrame(this.lastApplied, e)),
+    send: (connId, sid, frame) => this.sendIfLive(connId, sid, frame),
+    closed: (connId, sid) => {
+      if (this.conns.get(connId)?.sessionId === sid) this.close(connId, 'session closed');
+    },
+  });
   /** Proposed, not yet applied, in zxid order. */
   private inflight: Txn[] = [];
   /** createSession zxid -> the connection waiting for it. */
@@ -189,16 +189,16 @@ export class ServerCore implements ServerCoreApi {
     this.sessions.touch(sid, now);
     const problem = validateRequest(req);
     if (s.closing) {
-      this.enqueue(sid, { kind: 'frame', connId, frame: responseFrame(xid, op, { err: 'SessionExpired', message: 'the session is closing' }) });
+      this.replies.push(sid, { kind: 'frame', connId, frame: responseFrame(xid, op, { err: 'SessionExpired', message: 'the session is closing' }) });
     } else if (problem !== null) {
-      this.enqueue(sid, { kind: 'frame', connId, frame: responseFrame(xid, op, { err: 'BadArguments', message: problem }) });
+      this.replies.push(sid, { kind: 'frame', connId, frame: responseFrame(xid, op, { err: 'BadArguments', message: problem }) });
     } else if (requestDataBytes(req) > this.options.maxDataBytes) {
       const message = `request carries ${requestDataBytes(req)} bytes of data, the limit is ${this.options.maxDataBytes}`;
-      this.enqueue(sid, { kind: 'frame', connId, frame: responseFrame(xid, op, { err: 'RequestTooLarge', message }) });
+      this.replies.push(sid, { kind: 'frame', connId, frame: responseFrame(xid, op, { err: 'RequestTooLarge', message }) });
     } else {
       this.dispatch(connId, sid, xid, req, now);
     }
-    this.drain(sid);
+    this.replies.drain(sid);
   }
 
   private dispatch(connId: number, sid: bigint, xid: number, req: Request, now: number): void {
@@ -207,7 +207,7 @@ export class ServerCore implements ServerCoreApi {
         const s = this.sessions.get(sid);
         if (s) s.closing = true;
         const txn = this.propose(sid, xid, (z) => this.prep.prepCloseSession(sid, z), now) as Txn;
-        this.enqueue(sid, { kind: 'write', connId, xid, op: req.op, zxid: txn.hdr.zxid, frame: null, closeAfter: true });
+        this.replies.push(sid, { kind: 'write', connId, xid, op: req.op, zxid: txn.hdr.zxid, frame: null, closeAfter: true });
         return;
       }
       case OpCode.create:
@@ -223,18 +223,17 @@ export class ServerCore implements ServerCoreApi {
         }, now) as Txn;
         const item: Owed = { kind: 'write', connId, xid, op: req.op, zxid: txn.hdr.zxid, frame: null, closeAfter: false };
         if (message !== undefined) item.message = message;
-        this.enqueue(sid, item);
+        this.replies.push(sid, item);
         return;
       }
       case OpCode.ping:
-        this.enqueue(sid, { kind: 'frame', connId, frame: responseFrame(xid, req.op, { body: {} }) });
+        this.replies.push(sid, { kind: 'frame', connId, frame: responseFrame(xid, req.op, { body: {} }) });
         return;
       case OpCode.sync:
-        this.enqueue(sid, { kind: 'sync', connId, xid, path: req.path, target: this.lastProposed });
-        if (this.lastProposed > this.lastApplied) this.syncWaiters.add(sid);
+        this.replies.push(sid, { kind: 'sync', connId, xid, path: req.path, target: this.lastProposed });
         return;
       default:
-        this.enqueue(sid, { kind: 'read', connId, xid, req });
+        this.replies.push(sid, { kind: 'read', connId, xid, req });
     }
   }
 
@@ -353,66 +352,20 @@ export class ServerCore implements ServerCoreApi {
         this.sendConnected(connId, s.id);
       }
     }
-    const queue = this.owed.get(hdr.sessionId);
-    const head = queue?.find((o) => o.kind === 'write' && o.zxid === hdr.zxid);
-    if (head && head.kind === 'write') head.frame = writeResponse(head.xid, head.op, outcome, head.message);
-    this.drain(hdr.sessionId);
-    for (const sid of this.syncWaiters) this.drain(sid);
+    const answered = this.replies.answerWrite(hdr.sessionId, hdr.zxid, (w) => writeResponse(w.xid, w.op, outcome, w.message));
+    this.replies.drainAfterApply(hdr.sessionId);
     if (closing) {
       this.watches.removeSession(closing.id);
       if (closing.connId !== null) {
         const connId = closing.connId;
-        if (!head) this.close(connId, 'session expired');
+        if (!answered) this.close(connId, 'session expired');
         this.conns.delete(connId);
       }
-      this.owed.delete(closing.id);
-      this.syncWaiters.delete(closing.id);
+      this.replies.drop(closing.id);
     }
   }
 
   // ---- replies ---------------------------------------------------------------
-
-  private enqueue(sid: bigint, item: Owed): void {
-    let q = this.owed.get(sid);
-    if (!q) this.owed.set(sid, (q = []));
-    q.push(item);
-  }
-
-  /** Sends every reply at the head of the session's queue that is ready, in order. */
-  private drain(sid: bigint): void {
-    const q = this.owed.get(sid);
-    if (!q) return;
-    while (q.length > 0) {
-      const item = q[0] as Owed;
-      let frame: ServerFrame;
-      if (item.kind === 'write') {
-        if (item.frame === null) break;
-        frame = item.frame;
-      } else if (item.kind === 'sync') {
-        if (this.lastApplied < item.target) break;
-        frame = responseFrame(item.xid, OpCode.sync, { body: { path: item.path } });
-      } else if (item.kind === 'read') {
-        const r = executeRead(this.tree, this.watches, sid, item.req);
-        for (const e of r.events ?? []) this.sendIfLive(item.connId, sid, eventFrame(this.lastApplied, e));
-        frame = responseFrame(item.xid, item.req.op, r);
-      } else {
-        frame = item.frame;
-      }
-      q.shift();
-      if (frame.k === FrameKind.response) frame.zxid = this.lastApplied;
-      this.sendIfLive(item.connId, sid, frame);
-      if (item.kind === 'write' && item.closeAfter) {
-        if (this.conns.get(item.connId)?.sessionId === sid) this.close(item.connId, 'session closed');
-        q.length = 0;
-      }
-    }
-    if (q.length === 0) {
-      this.owed.delete(sid);
-      this.syncWaiters.delete(sid);
-    } else if (!q.some((o) => o.kind === 'sync')) {
-      this.syncWaiters.delete(sid);
-    }
-  }
 
   private sendIfLive(connId: number, sid: bigint, frame: ServerFrame): void {
     if (this.conns.get(connId)?.sessionId === sid) this.send(connId, frame);
