@@ -135,4 +135,28 @@ describe('write pipeline', () => {
     const r = c.create('/a');
     expect(r.zxid >> 32n).toBe(7n);
   });
+
+  it('an event reaches a session before any reply that reveals data newer than it', () => {
+    const { h, c } = manual();
+    h.autoPersist = true;
+    const b = h.client();
+    c.create('/x');
+    c.getData('/x', true);
+    h.autoPersist = false;
+    c.send({ op: OpCode.create, path: '/mine', data: null, mode: 'persistent' });
+    b.send({ op: OpCode.setData, path: '/x', data: bytes('b'), version: -1 });
+    c.send({ op: OpCode.getData, path: '/x', watch: false });
+    c.send({ op: OpCode.create, path: '/mine2', data: null, mode: 'persistent' });
+    c.send({ op: OpCode.getData, path: '/x', watch: false });
+    h.persistAll();
+    const frames = c.frames();
+    const ev = frames.findIndex((f) => f.k === FrameKind.event);
+    expect(ev).toBeGreaterThan(0);
+    const evZxid = (frames[ev] as { zxid: bigint }).zxid;
+    frames.forEach((f, i) => {
+      if (f.k === FrameKind.response && f.zxid >= evZxid && f.xid > 2) expect(i).toBeGreaterThan(ev);
+    });
+    const last = frames.at(-1) as ResponseFrame;
+    expect(last.body).toMatchObject({ data: bytes('b') });
+  });
 });
