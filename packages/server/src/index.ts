@@ -1,3 +1,17 @@
-export type * from './core/txn.js';
-export type * from './core/api.js';
-export * from './storage/types.js';
+export * from './core/index.js';
+export * from './storage/index.js';
+export { startServer, runServer, type StartServerOptions } from './runtime/start-server.js';
+export type { StartedServer } from './runtime/standalone-server.js';
+export {
+  parseConfig,
+  loadConfig,
+  configFromObject,
+  ConfigError,
+  type ServerConfig,
+  type ServerEntry,
+  type PeerRole,
+  type ParsedConfig,
+  type ConfigInput,
+} from './runtime/config.js';
+export { createLogger, silentLogger, type Logger, type LogLevel } from './runtime/logger.js';
+export { VERSION } from './runtime/version.js';

@@ -1,0 +1,36 @@
+import { configFromObject, type ServerConfig } from './config.js';
+import { createLogger, silentLogger, type Logger } from './logger.js';
+import { StandaloneServer, type StartedServer } from './standalone-server.js';
+
+export interface StartServerOptions extends Partial<ServerConfig> {
+  /** Where snapshots, epochs and (by default) the log live. Required. */
+  dataDir: string;
+  /** Log lines to stderr (default) or pass `false` / a Logger. */
+  logger?: Logger | false;
+}
+
+/**
+ * Starts a zabkit server in this process. With no `servers` it is a cluster
+ * of one. `clientPort: 0` binds a free port; read it from `.port`.
+ *
+ * @example
+ * const server = await startServer({ dataDir: '/tmp/zk1', clientPort: 0 });
+ * const client = await connect(server.connectString);
+ */
+export async function startServer(options: StartServerOptions): Promise<StartedServer> {
+  const { logger: loggerOpt, ...partial } = options;
+  const { config, warnings } = configFromObject(partial);
+  const logger = loggerOpt === false ? silentLogger : (loggerOpt ?? createLogger(`server.${config.myid}`));
+  for (const w of warnings) logger.warn(w);
+  return runServer(config, logger);
+}
+
+/** Starts the server a parsed config describes. */
+export async function runServer(config: ServerConfig, logger: Logger = createLogger(`server.${config.myid}`)): Promise<StartedServer> {
+  if (config.servers.length > 1) {
+    throw new Error(
+      `this build runs a cluster of one; ${config.servers.length} server.N entries found (replication is the next milestone)`,
+    );
+  }
+  return StandaloneServer.start(config, logger);
+}
