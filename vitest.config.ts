@@ -10,6 +10,7 @@ export default defineConfig({
       '@zabkit/protocol': src('protocol'),
       '@zabkit/server': src('server'),
       '@zabkit/client': src('client'),
+      zabkit: src('cli'),
     },
   },
   test: {

@@ -1,1 +1,3 @@
-export {};
+export { LocalCluster, freePort, BIN_PATH, type LocalClusterOptions, type LocalNode } from './local-cluster.js';
+export { execShellCommand, tokenize, SHELL_HELP } from './shell-commands.js';
+export { runDemo } from './demo.js';

@@ -1,0 +1,47 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, createLogger, loadConfig, runServer } from '@zabkit/server';
+
+/** `zabkit server --config FILE [--myid N]`: runs until SIGTERM / SIGINT. */
+export async function runServerCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, myid: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.config) {
+    console.error('zabkit server: --config FILE is required (a zoo.cfg-style file)');
+    return 2;
+  }
+  const myid = values.myid === undefined ? undefined : Number(values.myid);
+  if (myid !== undefined && (!Number.isInteger(myid) || myid < 1)) {
+    console.error(`zabkit server: --myid must be a positive integer, got '${values.myid}'`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = await loadConfig(values.config, myid === undefined ? {} : { myid });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`zabkit server: invalid config ${values.config}: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger(`server.${loaded.config.myid}`);
+  for (const w of loaded.warnings) logger.warn(w);
+  let server;
+  try {
+    server = await runServer(loaded.config, logger);
+  } catch (err) {
+    logger.error(`cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+  const stop = (signal: string) => {
+    logger.info(`${signal} received, shutting down`);
+    void server.close();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  const err = await server.stopped;
+  return err ? 1 : 0;
+}

@@ -1,0 +1,166 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Path of the built `zabkit` entry point (also right when this module runs from src/ in tests). */
+export const BIN_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
+
+export interface LocalClusterOptions {
+  /** Number of voting servers (default 1). */
+  nodes?: number;
+  /** First client port; node i listens on basePort + i - 1. 0 = pick free ports (default 0). */
+  basePort?: number;
+  /** Directory holding one data dir and zoo.cfg per node. Required. */
+  dataDir: string;
+  /** tickTime in ms written to zoo.cfg (default 2000). */
+  tickTime?: number;
+  /** Extra zoo.cfg lines for every node. */
+  extraConfig?: Record<string, string | number>;
+  /** Called with every log line a node prints. */
+  onLog?: (id: number, line: string) => void;
+  /** How long to wait for a node to say it is ready (default 30 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface LocalNode {
+  id: number;
+  clientPort: number;
+  dataDir: string;
+  configFile: string;
+  process: ChildProcess | null;
+}
+
+/** A cluster of real `zabkit server` processes on 127.0.0.1, for `zabkit dev` and tests. */
+export class LocalCluster {
+  readonly nodes: LocalNode[] = [];
+  private readonly opts: Required<Omit<LocalClusterOptions, 'onLog'>> & Pick<LocalClusterOptions, 'onLog'>;
+
+  constructor(opts: LocalClusterOptions) {
+    this.opts = { nodes: 1, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, ...opts };
+  }
+
+  get connectString(): string {
+    return this.nodes.map((n) => `127.0.0.1:${n.clientPort}`).join(',');
+  }
+
+  async start(): Promise<void> {
+    const count = this.opts.nodes;
+    const ports: number[] = [];
+    for (let i = 0; i < count * 3; i++) ports.push(this.opts.basePort > 0 ? this.opts.basePort + i : await freePort());
+    for (let id = 1; id <= count; id++) {
+      const dataDir = join(this.opts.dataDir, `node${id}`);
+      await mkdir(dataDir, { recursive: true });
+      const lines = [
+        `tickTime=${this.opts.tickTime}`,
+        'initLimit=10',
+        'syncLimit=5',
+        `dataDir=${dataDir}`,
+        `clientPort=${ports[id - 1]}`,
+        'clientPortAddress=127.0.0.1',
+        ...Object.entries(this.opts.extraConfig).map(([k, v]) => `${k}=${v}`),
+      ];
+      if (count > 1) {
+        for (let j = 1; j <= count; j++) {
+          lines.push(`server.${j}=127.0.0.1:${ports[count + j - 1]}:${ports[2 * count + j - 1]}`);
+        }
+      }
+      const configFile = join(dataDir, 'zoo.cfg');
+      await writeFile(configFile, lines.join('\n') + '\n');
+      await writeFile(join(dataDir, 'myid'), `${id}\n`);
+      this.nodes.push({ id, clientPort: ports[id - 1]!, dataDir, configFile, process: null });
+    }
+    try {
+      await Promise.all(this.nodes.map((n) => this.startNode(n.id)));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  node(id: number): LocalNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Starts (or restarts) node `id` and waits until it says it is ready. */
+  async startNode(id: number): Promise<void> {
+    const node = this.node(id);
+    if (node.process) throw new Error(`node ${id} is already running`);
+    const child = spawn(process.execPath, [BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    node.process = child;
+    child.once('exit', () => {
+      if (node.process === child) node.process = null;
+    });
+    await new Promise<void>((resolve, reject) => {
+      let buffered = '';
+      let ready = false;
+      const timer = setTimeout(() => {
+        if (!ready) reject(new Error(`node ${id} was not ready within ${this.opts.readyTimeoutMs} ms`));
+      }, this.opts.readyTimeoutMs);
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          this.opts.onLog?.(id, line);
+          if (!ready && / ready on /.test(line)) {
+            ready = true;
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`node ${id} exited before it was ready (code ${code}, signal ${signal})`));
+      });
+    });
+  }
+
+  /** SIGKILL: no flush, no goodbye. Resolves once the process is gone. */
+  async kill(id: number): Promise<void> {
+    await this.signal(id, 'SIGKILL');
+  }
+
+  /** SIGTERM and wait (SIGKILL after 10 s). */
+  async stopNode(id: number): Promise<void> {
+    const node = this.node(id);
+    const child = node.process;
+    if (!child) return;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await this.signal(id, 'SIGTERM');
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stopNode(n.id)));
+  }
+
+  private async signal(id: number, sig: NodeJS.Signals): Promise<void> {
+    const child = this.node(id).process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(sig);
+    await exited;
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
