@@ -50,6 +50,13 @@ export class Session {
   sessionId = 0n;
   sessionTimeoutMs: number;
   lastZxidSeen: Zxid = 0n;
+  /**
+   * Highest zxid seen on the reply/event stream (not from handshakes): every
+   * watched change up to it has been delivered, so it is the safe base for
+   * setWatches. The handshake's zxid must not count: if the socket dropped
+   * before setWatches was answered, changes in between would be missed.
+   */
+  private streamZxid: Zxid = 0n;
   serverAddress: string | undefined;
 
   private passwd: Uint8Array = new Uint8Array(0);
@@ -233,14 +240,14 @@ export class Session {
     this.passwd = c.passwd;
     this.sessionTimeoutMs = c.timeoutMs;
     if (Number.isInteger(c.maxDataBytes) && c.maxDataBytes > 0) this.serverMaxDataBytes = c.maxDataBytes;
-    this.seeZxid(c.zxid);
+    this.seeZxid(c.zxid, false);
     this.lastRecv = this.lastSend = now();
     this.pingOutstanding = false;
     this.setState('connected');
     if (reconnect && this.watches.size > 0) {
       const w = this.watches.paths();
       this.sendInternal(
-        { op: OpCode.setWatches, relativeZxid: this.lastZxidSeen, ...w },
+        { op: OpCode.setWatches, relativeZxid: this.streamZxid, ...w },
         undefined,
         (err) => this.opts.logger?.warn(`zabkit client: re-registering watches failed: ${err.message}`),
       );
@@ -303,8 +310,10 @@ export class Session {
     }
   }
 
-  private seeZxid(z: Zxid): void {
-    if (typeof z === 'bigint' && z > this.lastZxidSeen) this.lastZxidSeen = z;
+  private seeZxid(z: Zxid, stream = true): void {
+    if (typeof z !== 'bigint') return;
+    if (z > this.lastZxidSeen) this.lastZxidSeen = z;
+    if (stream && z > this.streamZxid) this.streamZxid = z;
   }
 
   private startPings(): void {

@@ -16,6 +16,7 @@ import {
   type WatchEvent,
   type ZabClient,
 } from '../src/index.js';
+import { arm } from './watch-util.js';
 import { start, tempDir, type Server } from './server-harness.js';
 
 const text = (b: Uint8Array | null): string | null => (b === null ? null : new TextDecoder().decode(b));
@@ -99,12 +100,12 @@ describe('client against a real server', () => {
     expect(await a.getEphemerals('/eph')).toEqual(['/eph/a']);
     await expect(a.create('/eph/a/child')).rejects.toBeInstanceOf(NoChildrenForEphemeralsError);
 
-    const deleted = new Promise<WatchEvent>((resolve) => void b.exists(path, { watch: resolve }));
-    const children = new Promise<WatchEvent>((resolve) => void b.getChildren('/eph', { watch: resolve }));
+    const deleted = await arm((watch) => b.exists(path, { watch }));
+    const children = await arm((watch) => b.getChildren('/eph', { watch }));
     await a.close();
     expect(a.state).toBe('closed');
-    expect(await deleted).toEqual({ type: 'NodeDeleted', path: '/eph/a' });
-    expect(await children).toEqual({ type: 'NodeChildrenChanged', path: '/eph' });
+    expect(await deleted.fired).toEqual({ type: 'NodeDeleted', path: '/eph/a' });
+    expect(await children.fired).toEqual({ type: 'NodeChildrenChanged', path: '/eph' });
     expect(await b.exists(path)).toBeNull();
   });
 
@@ -166,9 +167,9 @@ describe('client against a real server', () => {
     expect(seq).toMatch(/^\/q-\d{10}$/);
     expect((await c.getChildren('/')).sort()).toEqual(['q-' + seq.slice(3), 'x'].sort());
 
-    const event = new Promise<WatchEvent>((resolve) => void c.getData('/x', { watch: resolve }));
+    const event = await arm((watch) => c.getData('/x', { watch }));
     await root.setData('/apps/one/x', 'out');
-    expect(await event).toEqual({ type: 'NodeDataChanged', path: '/x' });
+    expect(await event.fired).toEqual({ type: 'NodeDataChanged', path: '/x' });
 
     const results = await c.transaction().create('/m', 'm').setData('/m', 'n').commit();
     expect(results[0]).toMatchObject({ type: 'create', path: '/m' });
