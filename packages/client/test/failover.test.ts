@@ -106,7 +106,7 @@ describe('failover', () => {
     cleanups.push(() => server.close());
     const proxy = await Proxy.start(server.port);
     cleanups.push(() => proxy.close());
-    const a = await open(proxy.address, { sessionTimeoutMs: 200 });
+    const a = await open(proxy.address, { sessionTimeoutMs: 500 });
     const b = await open(server.connectString);
     await b.create('/ex');
     const eph = await a.create('/ex/a', null, { mode: 'ephemeral' });

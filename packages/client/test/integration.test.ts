@@ -10,6 +10,7 @@ import {
   ZabError,
   connect,
   createProtected,
+  getServerStatus,
   mkdirp,
   sortSequential,
   waitForDeletion,
@@ -89,6 +90,25 @@ describe('client against a real server', () => {
     await c.delete('/crud', { version: 1 });
     expect(await c.exists('/crud')).toBeNull();
     await c.sync('/');
+
+    const made = await c.createWithStat('/crud2', new Uint8Array([1, 2, 3]), { mode: 'ephemeral' });
+    expect(made.path).toBe('/crud2');
+    expect(made.stat).toMatchObject({ version: 0, dataLength: 3, ephemeralOwner: c.sessionId });
+  });
+
+  it('answers a status request without a session, and closes through await using', async () => {
+    const status = await getServerStatus(`127.0.0.1:${server.port}`);
+    expect(status.serverId).toBe(server.serverId);
+    expect(status.role).toBe('standalone');
+    let sessionId = 0n;
+    {
+      await using c = await connect(`127.0.0.1:${server.port}`);
+      sessionId = c.sessionId;
+      await c.create('/disposable', null, { mode: 'ephemeral' });
+    }
+    const other = await open();
+    expect(await other.exists('/disposable')).toBeNull();
+    expect(sessionId).not.toBe(0n);
   });
 
   it('ephemerals: listed, no children, removed when the session closes (seen by another client)', async () => {
