@@ -22,24 +22,11 @@ import { formatAddress, type ServerAddress } from './connect-string.js';
 import { ZabError, zabError } from './errors.js';
 import type { ClientEvents, ClientState } from './events.js';
 import { fromWireResult } from './ops.js';
-import type { CallOptions, ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
 import { WatchRegistry } from './watches.js';
+import { RequestTable, pathOpt, type Pending, type SubmitOptions } from './pending.js';
 
-interface Pending {
-  req: Request;
-  /** Path as the caller gave it (for error messages), if any. */
-  path: string | undefined;
-  resolve(body: ResponseBody): void;
-  reject(err: ZabError): void;
-  /** Runs synchronously when the reply arrives, before any later frame (watch registration). */
-  onReply: ((body: ResponseBody) => void) | undefined;
-  cleanup(): void;
-}
-
-export interface SubmitOptions extends CallOptions {
-  path?: string;
-  onReply?: (body: ResponseBody) => void;
-}
+export type { SubmitOptions } from './pending.js';
 
 const now = (): number => performance.now();
 
@@ -62,9 +49,7 @@ export class Session {
   private passwd: Uint8Array = new Uint8Array(0);
   private serverMaxDataBytes: number | undefined;
   private conn: Connection | undefined;
-  private nextXid = 1;
-  private readonly queued: Pending[] = [];
-  private readonly inflight = new Map<number, Pending>();
+  private readonly requests = new RequestTable();
   private cursor = 0;
   private lastSend = 0;
   private lastRecv = 0;
@@ -116,49 +101,14 @@ export class Session {
     if (problem !== null) return Promise.reject(zabError('BadArguments', problem, pathOpt(o.path)));
     if (o.signal?.aborted) return Promise.reject(zabError('Aborted', 'request aborted', { ...pathOpt(o.path), cause: o.signal.reason }));
 
-    return new Promise<ResponseBody>((resolve, reject) => {
-      const timeoutMs = o.timeoutMs ?? this.opts.requestTimeoutMs;
-      const drop = (err: ZabError): void => {
-        this.forget(p);
-        p.cleanup();
-        reject(err);
-      };
-      const onAbort = (): void => drop(zabError('Aborted', 'request aborted', { ...pathOpt(o.path), cause: o.signal?.reason }));
-      const timer = setTimeout(
-        () => drop(zabError('OperationTimeout', `request timed out after ${timeoutMs} ms`, pathOpt(o.path))),
-        timeoutMs,
-      );
-      o.signal?.addEventListener('abort', onAbort, { once: true });
-      const p: Pending = {
-        req,
-        path: o.path,
-        resolve,
-        reject,
-        onReply: o.onReply,
-        cleanup: () => {
-          clearTimeout(timer);
-          o.signal?.removeEventListener('abort', onAbort);
-        },
-      };
+    return this.requests.create(req, o, this.opts.requestTimeoutMs, (p) => {
       if (this.state === 'connected' && this.conn) this.send(p);
-      else this.queued.push(p);
+      else this.requests.queue(p);
     });
   }
 
-  private forget(p: Pending): void {
-    const i = this.queued.indexOf(p);
-    if (i !== -1) this.queued.splice(i, 1);
-    for (const [xid, q] of this.inflight) {
-      if (q === p) {
-        this.inflight.delete(xid);
-        break;
-      }
-    }
-  }
-
   private send(p: Pending): void {
-    const xid = this.nextXid++;
-    this.inflight.set(xid, p);
+    const xid = this.requests.assign(p);
     this.lastSend = now();
     this.conn?.send({ k: FrameKind.request, xid, req: p.req });
   }
@@ -252,7 +202,7 @@ export class Session {
         (err) => this.opts.logger?.warn(`zabkit client: re-registering watches failed: ${err.message}`),
       );
     }
-    for (const p of this.queued.splice(0)) this.send(p);
+    for (const p of this.requests.takeQueued()) this.send(p);
     this.startPings();
     if (reconnect) this.emitter.emit('reconnected', { server: conn.address });
     else this.emitter.emit('connected', { server: conn.address, sessionId: c.sessionId, sessionTimeoutMs: c.timeoutMs });
@@ -272,9 +222,8 @@ export class Session {
   private onResponse(f: ResponseFrame): void {
     if (typeof f.zxid === 'bigint') this.seeZxid(f.zxid);
     if (f.op === OpCode.ping) this.pingOutstanding = false;
-    const p = this.inflight.get(f.xid);
+    const p = this.requests.take(f.xid);
     if (!p) return; // timed out or aborted: a late reply is ignored
-    this.inflight.delete(f.xid);
     p.cleanup();
     if (f.err !== undefined && f.err !== 'Ok') {
       p.reject(this.errorOf(f, p.path));
@@ -353,8 +302,7 @@ export class Session {
     }
     if (this.state !== 'connected') return;
     this.setState('suspended');
-    const inflight = [...this.inflight.values()];
-    this.inflight.clear();
+    const inflight = this.requests.takeInflight();
     this.emitter.emit('suspended', { reason });
     for (const p of inflight) {
       p.cleanup();
@@ -423,8 +371,7 @@ export class Session {
   }
 
   private failAll(make: () => ZabError): void {
-    const all = [...this.queued.splice(0), ...this.inflight.values()];
-    this.inflight.clear();
+    const all = this.requests.takeAll();
     for (const p of all) {
       p.cleanup();
       p.reject(make());
@@ -437,8 +384,4 @@ export class Session {
     this.state = s;
     this.emitter.emit('state', s, prev);
   }
-}
-
-function pathOpt(path: string | undefined): { path?: string } {
-  return path === undefined ? {} : { path };
 }

@@ -13,6 +13,7 @@ import {
   SessionExpiredError,
   ZabError,
   connect,
+  createProtected,
   type WatchEvent,
   type ZabClient,
 } from '../src/index.js';
@@ -252,5 +253,27 @@ describe('client mechanics (fake server)', () => {
       { type: 'error', code: 'NodeExists' },
       { type: 'error', code: 'RuntimeInconsistency' },
     ]);
+  });
+
+  it('createProtected finds its node again after a lost reply instead of creating a second one', async () => {
+    const creates: string[] = [];
+    let made: string | undefined;
+    const s = await fake({
+      onRequest: (req, conn) => {
+        if (req.op === OpCode.create) {
+          creates.push(req.path);
+          made = `${req.path.slice('/locks/'.length)}0000000007`; // "applied", but the reply is lost
+          conn.drop();
+          return 'hang';
+        }
+        if (req.op === OpCode.getChildren) return { body: { children: ['lock-0000000003', ...(made ? [made] : [])] } };
+        return { body: {} };
+      },
+    });
+    const c = await client(s.address);
+    const path = await createProtected(c, '/locks/lock-', 'me', 'ephemeral-sequential');
+    expect(creates).toHaveLength(1);
+    expect(creates[0]).toMatch(/^\/locks\/_c_[0-9a-f-]{36}-lock-$/);
+    expect(path).toBe(`/locks/${made}`);
   });
 });
