@@ -152,7 +152,6 @@ export class Session {
         factor: this.opts.retry.factor,
         randomize: this.opts.retry.randomize,
         signal,
-        unref: true,
       },
     );
   }
