@@ -132,7 +132,8 @@ export function waitForDeletion(client: ZabClient, path: string, options: CallOp
         } catch (err) {
           if (done) return;
           if (!isRetryable(err)) return finish(err instanceof ZabError ? err : zabError('SystemError', String(err), { path, cause: err }));
-          // retryable: the client waits for its reconnection; go round again
+          // retryable: requests wait for the reconnection by themselves; a short pause avoids spinning on NotServing
+          await delay(50, inner.signal).catch(() => {});
         }
       }
     };

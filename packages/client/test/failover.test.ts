@@ -6,6 +6,7 @@ import {
   OperationTimeoutError,
   SessionExpiredError,
   connect,
+  waitForDeletion,
   type ConnectOptions,
   type WatchEvent,
   type ZabClient,
@@ -114,6 +115,8 @@ describe('failover', () => {
     await a.getChildren('/ex', { watch: aWatch });
     const sessionId = a.sessionId;
     const gone = await arm((watch) => b.exists(eph, { watch }));
+    const waiting = waitForDeletion(a, '/ex');
+    const waitingResult = waiting.catch((e: unknown) => e);
 
     const suspended = once(a, 'suspended');
     proxy.cut();
@@ -130,6 +133,7 @@ describe('failover', () => {
     await expect(queued).rejects.toBeInstanceOf(SessionExpiredError);
     await expect(a.exists('/ex')).rejects.toBeInstanceOf(SessionExpiredError);
     expect(aWatch).not.toHaveBeenCalled();
+    expect(await waitingResult).toBeInstanceOf(SessionExpiredError);
     expect(a.sessionId).toBe(sessionId);
     expect((await server.status()).sessions).toBe(1); // only b's
   });
