@@ -121,7 +121,14 @@ export class StandaloneServer implements StartedServer {
       `recovered ${txns.length} txn(s) after ${snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot'}; ` +
         `last zxid 0x${lastZxid.toString(16)}, epoch ${epoch}`,
     );
-    server.port = await server.listener.listen();
+    try {
+      server.port = await server.listener.listen();
+    } catch (err) {
+      // e.g. EADDRINUSE: release the log's open segment instead of leaking it.
+      await server.listener.stop().catch(() => {});
+      await log.close().catch(() => {});
+      throw err;
+    }
     server.ticker = setInterval(() => server.onTick(), Math.max(10, Math.floor(config.tickTime / 2)));
     // Sessions restored from disk get a fresh full timeout from now, as ZooKeeper does.
     server.core.tick(Date.now());
