@@ -6,3 +6,4 @@ export * from './messages.js';
 export * from './codec.js';
 export * from './validate.js';
 export * from './crc32c.js';
+export * from './peer.js';

@@ -4,3 +4,4 @@ export { ServerCore, resolveCoreOptions } from './server-core.js';
 export { encodeTxn, decodeTxn } from './txn-codec.js';
 export { DataTree, statOf, type ZNode, type Trigger, type ApplyOutcome } from './data-tree.js';
 export { SNAPSHOT_CHUNK_SIZE } from './snapshot.js';
+export * from './zab/index.js';

@@ -11,8 +11,8 @@ export type Owed =
   | { kind: 'frame'; connId: number; frame: ServerFrame }
   /** A read: executed against the tree when it reaches the head. */
   | { kind: 'read'; connId: number; xid: number; req: Request }
-  /** A sync: answered once `target` is applied. */
-  | { kind: 'sync'; connId: number; xid: number; path: string; target: Zxid };
+  /** A sync: answered once `target` is applied (null until the leader said how far). */
+  | { kind: 'sync'; connId: number; xid: number; path: string; target: Zxid | null };
 
 export interface ReplyContext {
   lastApplied(): Zxid;
@@ -57,6 +57,30 @@ export class ReplyQueues {
     return true;
   }
 
+  /** Fills in the reply to the write the session sent as `cxid` (a learner learns the zxid only on commit). */
+  answerWriteByXid(sid: bigint, cxid: number, build: (w: Extract<Owed, { kind: 'write' }>) => ServerFrame): boolean {
+    const item = this.queues.get(sid)?.find((o) => o.kind === 'write' && o.xid === cxid && o.frame === null);
+    if (!item || item.kind !== 'write') return false;
+    item.frame = build(item);
+    return true;
+  }
+
+  /** The leader answered a forwarded sync: the reply waits until `target` is applied here. */
+  setSyncTarget(sid: bigint, xid: number, target: Zxid): void {
+    const item = this.queues.get(sid)?.find((o) => o.kind === 'sync' && o.xid === xid);
+    if (item && item.kind === 'sync') item.target = target;
+  }
+
+  /** Every session with something owed (for failing them all when the server stops serving). */
+  sessions(): bigint[] {
+    return [...this.queues.keys()];
+  }
+
+  clear(): void {
+    this.queues.clear();
+    this.syncing.clear();
+  }
+
   drop(sid: bigint): void {
     this.queues.delete(sid);
     this.syncing.delete(sid);
@@ -79,7 +103,7 @@ export class ReplyQueues {
         if (item.frame === null) break;
         frame = item.frame;
       } else if (item.kind === 'sync') {
-        if (this.ctx.lastApplied() < item.target) break;
+        if (item.target === null || this.ctx.lastApplied() < item.target) break;
         frame = responseFrame(item.xid, OpCode.sync, { body: { path: item.path } });
       } else if (item.kind === 'read') {
         const r = this.ctx.read(sid, item.req);

@@ -46,6 +46,12 @@ export class WatchManager {
     return n;
   }
 
+  /** Forgets every watch (the server stopped serving; clients re-arm them on reconnect). */
+  clear(): void {
+    for (const kind of ['data', 'exist', 'child'] as const) this.byKind[kind].clear();
+    this.bySession.clear();
+  }
+
   /** Removes every watch of a session (its connection closed, or it ended). */
   removeSession(sessionId: bigint): void {
     const mine = this.bySession.get(sessionId);

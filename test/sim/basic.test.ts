@@ -1,0 +1,38 @@
+import { FrameKind, OpCode, type ConnectedFrame, type ResponseFrame } from '@zabkit/protocol';
+import { describe, expect, it } from 'vitest';
+import { SimCluster, type SimConn } from './sim-cluster.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
+const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
+
+describe('simulated ZAB cluster', () => {
+  it('three voters elect one leader and replicate writes sent to a follower', () => {
+    const sim = new SimCluster({ voters: 3, seed: 1 });
+    sim.startAll();
+    expect(sim.run(10_000, () => sim.stable())).toBe(true);
+    const leader = sim.leaders()[0]!;
+    const follower = sim.ids.find((id) => id !== leader)!;
+    const conn = sim.openConn(follower);
+    expect(sim.run(5_000, () => connected(conn) !== undefined)).toBe(true);
+    for (let i = 0; i < 20; i++) sim.send(conn, i + 1, { op: OpCode.create, path: `/n${i}`, data: enc(`v${i}`), mode: 'persistent' });
+    expect(sim.run(5_000, () => responses(conn).length === 20)).toBe(true);
+    expect(responses(conn).map((r) => r.err ?? 'ok')).toEqual(Array(20).fill('ok'));
+    expect(responses(conn).map((r) => r.xid)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    sim.run(2_000);
+    const digests = new Set(sim.ids.map((id) => sim.node(id)!.treeDigest()));
+    expect(digests.size).toBe(1);
+    expect(sim.node(leader)!.status().znodes).toBe(2 + 20);
+  });
+
+  it('a single voter is a cluster of one', () => {
+    const sim = new SimCluster({ voters: 1, seed: 2 });
+    sim.startAll();
+    expect(sim.run(5_000, () => sim.stable())).toBe(true);
+    const conn = sim.openConn(1);
+    expect(sim.run(1_000, () => connected(conn) !== undefined)).toBe(true);
+    sim.send(conn, 1, { op: OpCode.create, path: '/a', data: null, mode: 'persistent' });
+    expect(sim.run(1_000, () => responses(conn).length === 1)).toBe(true);
+    expect(responses(conn)[0]!.err).toBeUndefined();
+  });
+});

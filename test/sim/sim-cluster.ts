@@ -1,0 +1,318 @@
+import { FrameKind, PROTOCOL_VERSION, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
+import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp } from '@zabkit/server';
+import { Rng } from './rng.js';
+import { SimDisk } from './sim-disk.js';
+
+export interface SimOptions {
+  voters: number;
+  observers?: number;
+  seed: number;
+  tickMs?: number;
+  /** Network delay range in ms. */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** fsync delay range in ms. */
+  minFsyncMs?: number;
+  maxFsyncMs?: number;
+  committedLogSize?: number;
+}
+
+type Event =
+  | { at: number; seq: number; kind: 'msg'; from: number; to: number; msg: PeerMessage; link: number }
+  | { at: number; seq: number; kind: 'tick'; id: number; gen: number }
+  | { at: number; seq: number; kind: 'storage'; id: number; gen: number; ops: StorageOp[]; after: NodeReady['sendAfterStorage'] };
+
+interface SimServer {
+  id: number;
+  node: ZabNode | null;
+  disk: SimDisk;
+  /** Bumped on every crash: events of an older incarnation are dropped. */
+  gen: number;
+  /** When this node's storage queue is free again (ops run strictly in order). */
+  storageFreeAt: number;
+}
+
+/** A client connection as the simulator sees it: frames arrive in order. */
+export interface SimConn {
+  connId: number;
+  server: number;
+  frames: ServerFrame[];
+  closed: boolean;
+}
+
+/**
+ * N ZabNodes in one process with a fake network (FIFO links with random
+ * delay, partitions that break links), fake disks (fsync takes time; a crash
+ * loses what was not synced) and a fake clock. Deterministic for a seed.
+ */
+export class SimCluster {
+  readonly rng: Rng;
+  now = 1_000_000;
+  private seq = 0;
+  private readonly queue: Event[] = [];
+  readonly servers = new Map<number, SimServer>();
+  readonly peers: PeerConfig[];
+  readonly logs: string[] = [];
+  private readonly opts: Required<SimOptions>;
+  /** Per ordered pair: link generation (a break bumps it and drops in-flight messages) and last delivery time (FIFO). */
+  private readonly links = new Map<string, { gen: number; lastAt: number }>();
+  private partition: number[][] | null = null;
+  private readonly conns = new Map<number, SimConn>();
+  private nextConnId = 1;
+  /** Observers of applied txns, for checkers: (server, txn zxid, digest-ish key). */
+  onApply: ((id: number, zxid: Zxid, key: string) => void) | null = null;
+  onStep: (() => void) | null = null;
+
+  constructor(opts: SimOptions) {
+    this.opts = {
+      observers: 0,
+      tickMs: 100,
+      minDelayMs: 1,
+      maxDelayMs: 15,
+      minFsyncMs: 1,
+      maxFsyncMs: 8,
+      committedLogSize: 50,
+      ...opts,
+    };
+    this.rng = new Rng(opts.seed);
+    this.peers = [];
+    for (let i = 1; i <= this.opts.voters; i++) this.peers.push({ id: i, role: 'participant' });
+    for (let i = 1; i <= this.opts.observers; i++) this.peers.push({ id: this.opts.voters + i, role: 'observer' });
+    for (const p of this.peers) this.servers.set(p.id, { id: p.id, node: null, disk: new SimDisk(), gen: 0, storageFreeAt: 0 });
+  }
+
+  get ids(): number[] {
+    return this.peers.map((p) => p.id);
+  }
+
+  node(id: number): ZabNode | null {
+    return this.servers.get(id)!.node;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------
+
+  start(id: number): void {
+    const s = this.servers.get(id)!;
+    if (s.node) throw new Error(`server ${id} is running`);
+    s.gen++;
+    const core = resolveCoreOptions({ serverId: id, tickTimeMs: this.opts.tickMs, sessionIdBase: (BigInt(id) << 56n) | (BigInt(s.gen) << 40n) });
+    const node = new ZabNode(resolveZabOptions(core, { peers: this.peers, committedLogSize: this.opts.committedLogSize, initLimit: 10, syncLimit: 5 }));
+    const { chunks, txns } = s.disk.load();
+    node.restore(chunks, txns, { acceptedEpoch: s.disk.acceptedEpoch, currentEpoch: s.disk.currentEpoch });
+    const apply = node.applyCommitted.bind(node);
+    node.applyCommitted = (txn) => {
+      apply(txn);
+      this.onApply?.(id, txn.hdr.zxid, txnKey(txn));
+    };
+    s.node = node;
+    s.storageFreeAt = this.now;
+    node.start(this.now);
+    this.drain(s);
+    this.push({ at: this.now + this.opts.tickMs, kind: 'tick', id, gen: s.gen });
+  }
+
+  startAll(): void {
+    for (const id of this.ids) this.start(id);
+  }
+
+  /** kill -9: unsynced storage is lost, links break, clients are cut off. */
+  crash(id: number): void {
+    const s = this.servers.get(id)!;
+    if (!s.node) return;
+    s.node = null;
+    s.gen++;
+    for (const c of this.conns.values()) if (c.server === id) c.closed = true;
+    for (const other of this.ids) if (other !== id) this.breakLink(id, other);
+  }
+
+  restart(id: number): void {
+    this.crash(id);
+    this.start(id);
+  }
+
+  /** Splits the servers into groups that cannot talk to each other; links across break. */
+  setPartition(groups: number[][] | null): void {
+    this.partition = groups;
+    if (!groups) return;
+    for (const a of this.ids) for (const b of this.ids) if (a < b && !this.canTalk(a, b)) this.breakLink(a, b);
+  }
+
+  private canTalk(a: number, b: number): boolean {
+    if (!this.partition) return true;
+    return this.partition.some((g) => g.includes(a) && g.includes(b));
+  }
+
+  private breakLink(a: number, b: number): void {
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      const l = this.link(x, y);
+      l.gen++;
+      const n = this.servers.get(x)!.node;
+      if (n) {
+        n.peerDisconnected(y, this.now);
+        this.drain(this.servers.get(x)!);
+      }
+    }
+  }
+
+  private link(a: number, b: number): { gen: number; lastAt: number } {
+    const key = `${a}>${b}`;
+    let l = this.links.get(key);
+    if (!l) this.links.set(key, (l = { gen: 0, lastAt: 0 }));
+    return l;
+  }
+
+  // ---- clients ---------------------------------------------------------------------
+
+  openConn(server: number, sessionId = 0n, passwd = new Uint8Array(), lastZxidSeen = 0n, timeoutMs = 4000): SimConn {
+    const conn: SimConn = { connId: this.nextConnId++, server, frames: [], closed: false };
+    this.conns.set(conn.connId, conn);
+    const s = this.servers.get(server)!;
+    if (!s.node) {
+      conn.closed = true;
+      return conn;
+    }
+    s.node.connect(conn.connId, { k: FrameKind.connect, protocolVersion: PROTOCOL_VERSION, lastZxidSeen, timeoutMs, sessionId, passwd }, this.now, new Uint8Array([server, conn.connId & 0xff]));
+    this.drain(s);
+    return conn;
+  }
+
+  send(conn: SimConn, xid: number, req: Request): void {
+    const s = this.servers.get(conn.server)!;
+    if (conn.closed || !s.node) return;
+    s.node.request(conn.connId, { k: FrameKind.request, xid, req }, this.now);
+    this.drain(s);
+  }
+
+  closeConn(conn: SimConn): void {
+    const s = this.servers.get(conn.server)!;
+    conn.closed = true;
+    if (s.node) {
+      s.node.disconnect(conn.connId, this.now);
+      this.drain(s);
+    }
+  }
+
+  // ---- the event loop ------------------------------------------------------------------
+
+  /** Runs events until `done()` or the clock passes `untilMs` from now. Returns whether done() held. */
+  run(untilMs: number, done: () => boolean = () => false): boolean {
+    const end = this.now + untilMs;
+    while (!done()) {
+      const ev = this.popNext(end);
+      if (!ev) {
+        this.now = end;
+        return done();
+      }
+      this.now = Math.max(this.now, ev.at);
+      this.handle(ev);
+      this.onStep?.();
+    }
+    return true;
+  }
+
+  private popNext(end: number): Event | null {
+    if (this.queue.length === 0) return null;
+    let best = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      const a = this.queue[i]!;
+      const b = this.queue[best]!;
+      if (a.at < b.at || (a.at === b.at && a.seq < b.seq)) best = i;
+    }
+    if (this.queue[best]!.at > end) return null;
+    return this.queue.splice(best, 1)[0]!;
+  }
+
+  private push(e: Omit<Event, 'seq'> & { seq?: number }): void {
+    this.queue.push({ ...e, seq: this.seq++ } as Event);
+  }
+
+  private handle(ev: Event): void {
+    if (ev.kind === 'msg') {
+      const s = this.servers.get(ev.to)!;
+      if (!s.node || this.link(ev.from, ev.to).gen !== ev.link) return;
+      s.node.step(ev.from, ev.msg, this.now);
+      this.drain(s);
+      return;
+    }
+    const s = this.servers.get(ev.id)!;
+    if (!s.node || s.gen !== ev.gen) return;
+    if (ev.kind === 'tick') {
+      s.node.tick(this.now);
+      this.drain(s);
+      this.push({ at: this.now + this.opts.tickMs, kind: 'tick', id: ev.id, gen: ev.gen });
+      return;
+    }
+    // Storage finished: durable now, then the messages that had to wait for it.
+    let reload = false;
+    for (const op of ev.ops) {
+      s.disk.apply(op);
+      if (op.kind === 'truncate') reload = true;
+    }
+    if (reload) {
+      const { chunks, txns } = s.disk.load();
+      s.node.reloaded(chunks, txns);
+    }
+    for (const m of ev.after) this.deliver(s.id, m.to, m.msg);
+    this.drain(s);
+  }
+
+  private deliver(from: number, to: number, msg: PeerMessage): void {
+    if (to === from) {
+      const s = this.servers.get(from)!;
+      this.push({ at: this.now, kind: 'msg', from, to, msg, link: this.link(from, to).gen });
+      void s;
+      return;
+    }
+    if (!this.servers.has(to) || !this.canTalk(from, to)) return;
+    const l = this.link(from, to);
+    // FIFO per link: never deliver before the previous message on it.
+    const at = Math.max(l.lastAt, this.now + this.rng.int(this.opts.minDelayMs, this.opts.maxDelayMs));
+    l.lastAt = at;
+    this.push({ at, kind: 'msg', from, to, msg, link: l.gen });
+  }
+
+  /** Executes a node's Ready, the way the real runtime does. */
+  private drain(s: SimServer): void {
+    const node = s.node;
+    if (!node) return;
+    for (;;) {
+      const r = node.takeReady();
+      for (const line of r.logs) this.logs.push(`${this.now} ${line}`);
+      for (const m of r.send) this.deliver(s.id, m.to, m.msg);
+      if (r.storage.length > 0 || r.sendAfterStorage.length > 0) {
+        const at = Math.max(this.now, s.storageFreeAt) + (r.storage.length > 0 ? this.rng.int(this.opts.minFsyncMs, this.opts.maxFsyncMs) : 0);
+        s.storageFreeAt = at;
+        this.push({ at, kind: 'storage', id: s.id, gen: s.gen, ops: r.storage, after: r.sendAfterStorage });
+      }
+      for (const o of r.outbox) {
+        const c = this.conns.get(o.connId);
+        if (!c || c.closed) continue;
+        if (o.kind === 'send') c.frames.push(o.frame);
+        else c.closed = true;
+      }
+      if (r.send.length === 0 && r.storage.length === 0 && r.sendAfterStorage.length === 0 && r.outbox.length === 0 && r.logs.length === 0) return;
+    }
+  }
+
+  // ---- queries -------------------------------------------------------------------------
+
+  leaders(): number[] {
+    return this.ids.filter((id) => this.node(id)?.role() === 'leader');
+  }
+
+  /** True when one leader serves and every running server follows or observes it. */
+  stable(): boolean {
+    const running = this.ids.filter((id) => this.node(id));
+    const leaders = this.leaders();
+    if (leaders.length !== 1) return false;
+    return running.every((id) => {
+      const n = this.node(id)!;
+      return n.leaderId() === leaders[0];
+    });
+  }
+}
+
+/** A short identity of a txn for comparing histories across servers. */
+export function txnKey(txn: { hdr: { sessionId: bigint; cxid: number; zxid: Zxid }; body: { type: string } }): string {
+  return `${txn.hdr.zxid.toString(16)}:${txn.hdr.sessionId.toString(16)}:${txn.hdr.cxid}:${txn.body.type}`;
+}
