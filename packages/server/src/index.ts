@@ -1,7 +1,7 @@
 export * from './core/index.js';
 export * from './storage/index.js';
 export { startServer, runServer, type StartServerOptions } from './runtime/start-server.js';
-export type { StartedServer } from './runtime/standalone-server.js';
+export type { StartedServer } from './runtime/cluster-server.js';
 export {
   parseConfig,
   loadConfig,

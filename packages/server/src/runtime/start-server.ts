@@ -1,6 +1,6 @@
 import { configFromObject, type ServerConfig } from './config.js';
 import { createLogger, silentLogger, type Logger } from './logger.js';
-import { StandaloneServer, type StartedServer } from './standalone-server.js';
+import { ClusterServer, type StartedServer } from './cluster-server.js';
 
 export interface StartServerOptions extends Partial<ServerConfig> {
   /** Where snapshots, epochs and (by default) the log live. Required. */
@@ -10,8 +10,8 @@ export interface StartServerOptions extends Partial<ServerConfig> {
 }
 
 /**
- * Starts a zabkit server in this process. With no `servers` it is a cluster
- * of one. `clientPort: 0` binds a free port; read it from `.port`.
+ * Starts a zabkit server in this process. With no `servers` (or only its
+ * own entry) it is a cluster of one; with `server.N` entries it joins the ensemble. `clientPort: 0` binds a free port; read it from `.port`.
  *
  * @example
  * const server = await startServer({ dataDir: '/tmp/zk1', clientPort: 0 });
@@ -27,10 +27,8 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
 
 /** Starts the server a parsed config describes. */
 export async function runServer(config: ServerConfig, logger: Logger = createLogger(`server.${config.myid}`)): Promise<StartedServer> {
-  if (config.servers.length > 1) {
-    throw new Error(
-      `this build runs a cluster of one; ${config.servers.length} server.N entries found (replication is the next milestone)`,
-    );
-  }
-  return StandaloneServer.start(config, logger);
+  const server = await ClusterServer.start(config, logger);
+  // A cluster of one elects itself at once: hand it over serving, so callers can connect right away.
+  if (config.servers.length <= 1) await server.serving();
+  return server;
 }

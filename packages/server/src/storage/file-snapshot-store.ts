@@ -101,6 +101,17 @@ export class FileSnapshotStore implements SnapshotStore {
     return oldest;
   }
 
+  async removeNewerThan(zxid: Zxid): Promise<number> {
+    let removed = 0;
+    for (const z of await this.list()) {
+      if (z <= zxid) continue;
+      await unlink(join(this.dir, snapshotName(z)));
+      removed++;
+    }
+    if (removed > 0) await fsyncDir(this.dir);
+    return removed;
+  }
+
   private async names(): Promise<string[]> {
     try {
       return await readdir(this.dir);

@@ -66,6 +66,17 @@ export class MemorySnapshotStore implements SnapshotStore {
     return oldest;
   }
 
+  async removeNewerThan(zxid: Zxid): Promise<number> {
+    let removed = 0;
+    for (const z of [...this.snaps.keys()]) {
+      if (z > zxid) {
+        this.snaps.delete(z);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Test / simulator hook: makes a stored snapshot fail validation (like a bad CRC). */
   corrupt(zxid: Zxid): void {
     const s = this.snaps.get(zxid);

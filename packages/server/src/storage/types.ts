@@ -60,6 +60,8 @@ export interface SnapshotStore {
   list(): Promise<Zxid[]>;
   /** Keeps the newest `retain` snapshots, deletes the rest; returns the oldest retained zxid (or null). */
   purge(retain: number): Promise<Zxid | null>;
+  /** Deletes every snapshot newer than `zxid` (a TRUNC below them); returns how many. */
+  removeNewerThan(zxid: Zxid): Promise<number>;
 }
 
 /** Durable acceptedEpoch / currentEpoch (ZAB), each written atomically. */

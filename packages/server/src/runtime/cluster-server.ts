@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto';
+import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, type ServerStatus } from '@zabkit/protocol';
+import { resolveCoreOptions } from '../core/server-core.js';
+import type { NodeReady } from '../core/zab/api.js';
+import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
+import { decodeTxn } from '../core/txn-codec.js';
+import { ClientListener } from '../net/client-listener.js';
+import { PeerNetwork } from '../net/peer-network.js';
+import { openFileStorage } from '../storage/index.js';
+import type { TxnLog } from '../storage/types.js';
+import type { ServerConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { LatencyStats } from './metrics.js';
+import { Snapshotter } from './snapshotter.js';
+import { StorageExecutor } from './storage-executor.js';
+import { VERSION } from './version.js';
+
+export interface StartedServer {
+  readonly serverId: number;
+  /** The client port actually bound (useful with clientPort 0). */
+  readonly port: number;
+  readonly host: string;
+  /** `host:port`, ready for `connect()`. */
+  readonly connectString: string;
+  status(): ServerStatus;
+  /** Stops accepting, flushes the log, closes every connection. Sessions live on until they expire. */
+  close(): Promise<void>;
+  /** Resolves when the server stopped, by close() or a fatal storage error (then with the error). */
+  readonly stopped: Promise<Error | null>;
+  /** Resolves the first time the server serves clients (a leader was elected and it is synced). */
+  serving(): Promise<void>;
+}
+
+/** The node's clock unit: limits in zoo.cfg ticks are scaled to it, so elections are quick even with tickTime=2000. */
+const NODE_TICK_MS = 100;
+
+/**
+ * The runtime of one ZAB server: turns the pure ZabNode's Ready batches into
+ * fsyncs, peer messages, client frames and timers, in the order that keeps
+ * data safe — storage ops in order; ACKs (sendAfterStorage) only once durable.
+ * A cluster of one runs the same code with itself as the only voter.
+ */
+export class ClusterServer implements StartedServer {
+  readonly serverId: number;
+  port = 0;
+  readonly host: string;
+  private readonly latency = new LatencyStats();
+  private readonly startedAt = Date.now();
+  private ticker: NodeJS.Timeout | null = null;
+  private closing = false;
+  private failed = false;
+  private resolveStopped!: (err: Error | null) => void;
+  readonly stopped = new Promise<Error | null>((r) => (this.resolveStopped = r));
+  private readonly listener: ClientListener;
+  private readonly network: PeerNetwork | null;
+  private readonly executor: StorageExecutor;
+  private readonly snapshotter: Snapshotter;
+  private loadGeneration = 0;
+  private servedOnce = false;
+  private resolveServing!: () => void;
+  private readonly servingP = new Promise<void>((r) => (this.resolveServing = r));
+
+  private constructor(
+    private readonly config: ServerConfig,
+    private readonly node: ZabNode,
+    private readonly log: TxnLog,
+    storage: Awaited<ReturnType<typeof openFileStorage>>,
+    private readonly logger: Logger,
+  ) {
+    this.serverId = config.myid;
+    this.host = config.clientPortAddress;
+    this.executor = new StorageExecutor(storage.log, storage.snapshots, storage.epochs, (state) => {
+      this.loadGeneration++;
+      this.node.reloaded(state.chunks, state.txns);
+      this.pump();
+    });
+    this.snapshotter = new Snapshotter(
+      {
+        lastAppliedZxid: () => node.lastAppliedZxid(),
+        snapshotChunks: () => this.guardedChunks(),
+      },
+      storage.snapshots,
+      storage.log,
+      { snapCount: config.snapCount, retain: config.snapRetainCount, logger },
+    );
+    this.listener = new ClientListener({
+      host: config.clientPortAddress,
+      port: config.clientPort,
+      maxFrameBytes: frameLimitFor(config.maxDataBytes),
+      maxClientCnxns: config.maxClientCnxns,
+      logger,
+      onOpen: () => {},
+      onFrame: (connId, frame) => this.onFrame(connId, frame),
+      onClose: (connId) => {
+        this.latency.forget(connId);
+        this.node.disconnect(connId, Date.now());
+        this.pump();
+      },
+    });
+    this.network =
+      config.servers.length > 1
+        ? new PeerNetwork({
+            myId: config.myid,
+            peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
+            logger,
+            maxFrameBytes: 1024 * 1024 * 1024,
+            onMessage: (from, msg) => this.onPeerMessage(from, msg),
+            onDisconnect: (peer) => {
+              if (this.closing) return;
+              this.node.peerDisconnected(peer, Date.now());
+              this.pump();
+            },
+          })
+        : null;
+  }
+
+  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`)): Promise<ClusterServer> {
+    const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
+    const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
+    for (const w of snapWarnings) logger.warn(w);
+    const recovery = await storage.log.open(snapshot?.zxid ?? 0n);
+    for (const w of recovery.warnings) logger.warn(w);
+    const txns = recovery.records.map((r) => decodeTxn(r.bytes));
+    const epochs = await storage.epochs.load();
+    const scale = Math.max(1, Math.round(config.tickTime / NODE_TICK_MS));
+    const now = Date.now();
+    const peers =
+      config.servers.length > 0
+        ? config.servers.map((s) => ({ id: s.id, role: s.role }))
+        : [{ id: config.myid, role: 'participant' as const }];
+    const core = resolveCoreOptions({
+      serverId: config.myid,
+      tickTimeMs: config.tickTime,
+      minSessionTimeoutMs: config.minSessionTimeout,
+      maxSessionTimeoutMs: config.maxSessionTimeout,
+      maxDataBytes: config.maxDataBytes,
+      containerCheckIntervalMs: config.containerCheckIntervalMs,
+      // ZooKeeper's session id layout: server id in the top byte, startup time below.
+      sessionIdBase: (BigInt(config.myid) << 56n) | ((BigInt(now) << 24n) & 0x00ff_ffff_ff00_0000n),
+    });
+    const node = new ZabNode(
+      resolveZabOptions(core, {
+        peers,
+        initLimit: config.initLimit * scale,
+        syncLimit: config.syncLimit * scale,
+        finalizeWaitTicks: 2,
+        maxElectionBackoffTicks: 20,
+      }),
+    );
+    node.restore(snapshot?.chunks ?? null, txns, epochs);
+    const server = new ClusterServer(config, node, storage.log, storage, logger);
+    const lastZxid = node.lastLoggedZxid();
+    logger.info(
+      `recovered ${txns.length} txn(s) after ${snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot'}; ` +
+        `last zxid 0x${lastZxid.toString(16)}, acceptedEpoch ${epochs.acceptedEpoch}, currentEpoch ${epochs.currentEpoch}`,
+    );
+    try {
+      server.port = await server.listener.listen();
+      await server.network?.start();
+    } catch (err) {
+      await server.listener.stop().catch(() => {});
+      await server.network?.stop().catch(() => {});
+      await storage.log.close().catch(() => {});
+      throw err;
+    }
+    node.start(now);
+    server.pump();
+    server.ticker = setInterval(() => server.onTick(), NODE_TICK_MS);
+    const mode = config.servers.length > 1 ? `one of ${config.servers.length} servers` : 'standalone';
+    logger.info(`zabkit ${VERSION} server ${config.myid} listening on ${server.connectString} (${mode}); electing a leader`);
+    return server;
+  }
+
+  serving(): Promise<void> {
+    return this.servingP;
+  }
+
+  get connectString(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  status(): ServerStatus {
+    const s = this.node.status();
+    const standalone = this.config.servers.length <= 1 && s.role === 'leader';
+    return {
+      serverId: this.serverId,
+      version: VERSION,
+      ...s,
+      role: standalone ? 'standalone' : s.role,
+      connections: this.listener.connectionCount,
+      latency: this.latency.snapshot(),
+      packetsReceived: this.listener.packetsReceived,
+      packetsSent: this.listener.packetsSent,
+      uptimeMs: Date.now() - this.startedAt,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return void (await this.stopped);
+    this.closing = true;
+    if (this.ticker) clearInterval(this.ticker);
+    await this.listener.stop();
+    await this.network?.stop();
+    await this.executor.idle();
+    await this.snapshotter.idle().catch(() => {});
+    await this.log.close();
+    this.logger.info('server stopped');
+    this.resolveStopped(null);
+  }
+
+  private onFrame(connId: number, frame: ClientFrame): void {
+    if (this.closing) return;
+    const now = Date.now();
+    switch (frame.k) {
+      case FrameKind.status:
+        this.listener.send(connId, { k: FrameKind.statusReply, status: this.status() });
+        return;
+      case FrameKind.connect:
+        this.node.connect(connId, frame, now, randomBytes(16));
+        break;
+      case FrameKind.request:
+        if (frame.req?.op !== OpCode.ping) this.latency.begin(connId, frame.xid, now);
+        this.node.request(connId, frame, now);
+        break;
+      default:
+        this.listener.close(connId, `unexpected frame kind ${(frame as { k: number }).k}`, 1002);
+        return;
+    }
+    this.pump();
+  }
+
+  private onPeerMessage(from: number, msg: PeerMessage): void {
+    if (this.closing) return;
+    this.node.step(from, msg, Date.now());
+    this.pump();
+  }
+
+  private onTick(): void {
+    if (this.closing) return;
+    this.node.tick(Date.now());
+    this.pump();
+  }
+
+  /** Executes everything the node asked for since the last call. */
+  private pump(): void {
+    if (this.failed) return;
+    const ready: NodeReady = this.node.takeReady();
+    for (const line of ready.logs) this.logger.info(line);
+    for (const m of ready.send) this.deliver(m.to, m.msg);
+    if (ready.storage.length > 0 || ready.sendAfterStorage.length > 0) {
+      const after = ready.sendAfterStorage;
+      this.executor.submit(ready.storage).then(
+        () => {
+          if (this.closing || this.failed) return;
+          for (const m of after) this.deliver(m.to, m.msg);
+          this.pump();
+        },
+        (err: unknown) => this.fatal(err as Error),
+      );
+      if (ready.storage.some((o) => o.kind === 'append')) this.snapshotter.logged(ready.storage.reduce((n, o) => n + (o.kind === 'append' ? o.txns.length : 0), 0));
+      if (ready.storage.some((o) => o.kind === 'installSnapshot')) this.loadGeneration++;
+    }
+    if (!this.servedOnce && this.node.role() !== 'looking') {
+      this.servedOnce = true;
+      const role = this.status().role;
+      this.logger.info(`zabkit ${VERSION} server ${this.serverId} ready on ${this.connectString} as ${role} (leader ${this.node.leaderId()})`);
+      this.resolveServing();
+    }
+    const now = Date.now();
+    for (const entry of ready.outbox) {
+      if (entry.kind === 'send') {
+        if (entry.frame.k === FrameKind.response) this.latency.end(entry.connId, entry.frame.xid, now);
+        this.listener.send(entry.connId, entry.frame);
+      } else {
+        this.listener.close(entry.connId, entry.reason);
+      }
+    }
+  }
+
+  private deliver(to: number, msg: PeerMessage): void {
+    if (to === this.serverId) {
+      // The leader's own ACKs come back through the node, after the event loop turns.
+      queueMicrotask(() => {
+        if (this.closing || this.failed) return;
+        this.node.step(to, msg, Date.now());
+        this.pump();
+      });
+      return;
+    }
+    this.network?.send(to, msg);
+  }
+
+  /** Snapshot chunks that stop (and fail the snapshot) if the tree was replaced meanwhile. */
+  private *guardedChunks(): Generator<Uint8Array> {
+    const gen = this.loadGeneration;
+    for (const chunk of this.node.snapshotChunks()) {
+      if (gen !== this.loadGeneration) throw new Error('the tree was reloaded during the snapshot; it will be retried');
+      yield chunk;
+    }
+  }
+
+  private fatal(err: Error): void {
+    if (this.failed) return;
+    // A log we cannot fsync is a log we cannot trust: stop serving, as ZooKeeper does.
+    this.failed = true;
+    this.logger.error(`storage failed, stopping: ${err.message}`);
+    this.closing = true;
+    if (this.ticker) clearInterval(this.ticker);
+    void Promise.all([this.listener.stop().catch(() => {}), this.network?.stop().catch(() => {})]).then(() => this.resolveStopped(err));
+  }
+}
