@@ -9,7 +9,7 @@ const USAGE = `zabkit ${VERSION} — a ZooKeeper-style coordination service
 
 usage:
   zabkit server --config FILE [--myid N]     run one server from a zoo.cfg file
-  zabkit dev [--nodes N] [--port P] [--data DIR] [--demo]
+  zabkit dev [--nodes N] [--observers K] [--port P] [--data DIR] [--demo]
                                              start a local cluster on 127.0.0.1 (Ctrl-C stops it)
   zabkit shell CONNECT [-c "CMD"]            zkCli-style shell (ls, get, stat, create, set, delete, ...)
   zabkit status CONNECT                      role, zxid, sessions, ... of every server in CONNECT

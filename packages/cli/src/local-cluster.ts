@@ -10,6 +10,8 @@ export const BIN_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dis
 export interface LocalClusterOptions {
   /** Number of voting servers (default 1). */
   nodes?: number;
+  /** Number of observers on top of the voters (default 0). */
+  observers?: number;
   /** First client port; node i listens on basePort + i - 1. 0 = pick free ports (default 0). */
   basePort?: number;
   /** Directory holding one data dir and zoo.cfg per node. Required. */
@@ -38,7 +40,7 @@ export class LocalCluster {
   private readonly opts: Required<Omit<LocalClusterOptions, 'onLog'>> & Pick<LocalClusterOptions, 'onLog'>;
 
   constructor(opts: LocalClusterOptions) {
-    this.opts = { nodes: 1, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, ...opts };
+    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, ...opts };
   }
 
   get connectString(): string {
@@ -46,7 +48,8 @@ export class LocalCluster {
   }
 
   async start(): Promise<void> {
-    const count = this.opts.nodes;
+    const voters = this.opts.nodes;
+    const count = voters + this.opts.observers;
     const ports: number[] = [];
     for (let i = 0; i < count * 3; i++) ports.push(this.opts.basePort > 0 ? this.opts.basePort + i : await freePort());
     for (let id = 1; id <= count; id++) {
@@ -63,7 +66,8 @@ export class LocalCluster {
       ];
       if (count > 1) {
         for (let j = 1; j <= count; j++) {
-          lines.push(`server.${j}=127.0.0.1:${ports[count + j - 1]}:${ports[2 * count + j - 1]}`);
+          const role = j > voters ? ':observer' : '';
+          lines.push(`server.${j}=127.0.0.1:${ports[count + j - 1]}:${ports[2 * count + j - 1]}${role}`);
         }
       }
       const configFile = join(dataDir, 'zoo.cfg');

@@ -11,6 +11,7 @@ export async function runDev(args: string[]): Promise<number> {
     args,
     options: {
       nodes: { type: 'string', short: 'n', default: '1' },
+      observers: { type: 'string', default: '0' },
       port: { type: 'string', short: 'p', default: '2181' },
       data: { type: 'string', short: 'd' },
       'tick-time': { type: 'string', default: '2000' },
@@ -20,17 +21,18 @@ export async function runDev(args: string[]): Promise<number> {
     strict: true,
   });
   const nodes = Number(values.nodes);
+  const observers = Number(values.observers);
   const basePort = Number(values.port);
   const tickTime = Number(values['tick-time']);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
     console.error(`zabkit dev: --nodes must be 1..9, got '${values.nodes}'`);
     return 2;
   }
-  if (nodes > 1) {
-    console.error('zabkit dev: this build runs a cluster of one (--nodes 1); replication is the next milestone');
+  if (!Number.isInteger(observers) || observers < 0 || observers > 9) {
+    console.error(`zabkit dev: --observers must be 0..9, got '${values.observers}'`);
     return 2;
   }
-  if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65535 - nodes * 3) {
+  if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65535 - (nodes + observers) * 3) {
     console.error(`zabkit dev: --port must be a port number (0 = any free port), got '${values.port}'`);
     return 2;
   }
@@ -39,6 +41,7 @@ export async function runDev(args: string[]): Promise<number> {
   const dataDir = values.data ? resolve(values.data) : temp!;
   const cluster = new LocalCluster({
     nodes,
+    observers,
     basePort: values.demo ? 0 : basePort,
     dataDir,
     tickTime: Number.isInteger(tickTime) && tickTime > 0 ? tickTime : 2000,
@@ -55,7 +58,7 @@ export async function runDev(args: string[]): Promise<number> {
   };
   try {
     await cluster.start();
-    console.log(`zabkit dev cluster: ${nodes} node(s), data in ${dataDir}`);
+    console.log(`zabkit dev cluster: ${nodes} voter(s)${observers ? ` + ${observers} observer(s)` : ''}, data in ${dataDir}`);
     console.log(`connect string: ${cluster.connectString}`);
     if (values.demo) {
       await runDemo(cluster.connectString, (line) => console.log(line));
