@@ -151,6 +151,9 @@ export class Leader {
   // ---- discovery -------------------------------------------------------------------------
 
   private onFollowerInfo(sid: number, acceptedEpoch: number, lastZxid: Zxid, observer: boolean): void {
+    const existing = this.learners.get(sid);
+    // A resent FOLLOWERINFO (the learner had not heard LEADERINFO yet) changes nothing.
+    if (existing && existing.phase !== 'info' && existing.acceptedEpoch === acceptedEpoch && existing.lastZxid === lastZxid) return;
     const l: LearnerHandler = {
       sid,
       observer: observer || !this.ctx.quorum.isVoter(sid),

@@ -4,6 +4,9 @@ import type { Txn } from '../txn.js';
 import type { NodeContext } from './context.js';
 import type { WriteSink } from './replica.js';
 
+/** Node ticks between FOLLOWERINFO resends while the leader has not answered. */
+const FOLLOWER_INFO_RESEND_TICKS = 3;
+
 type Phase =
   /** FOLLOWERINFO sent, waiting for LEADERINFO. */
   | 'discovery'
@@ -40,8 +43,16 @@ export class Learner {
     private readonly now: () => number,
   ) {
     this.lastHeard = ctx.ticks;
-    ctx.send(leaderId, { k: PeerKind.followerInfo, acceptedEpoch: ctx.acceptedEpoch, lastZxid: ctx.lastLogged, observer });
+    this.sendFollowerInfo();
   }
+
+  /** The leader may still be deciding: FOLLOWERINFO is resent until LEADERINFO comes (as a ZooKeeper learner redials). */
+  private sendFollowerInfo(): void {
+    this.infoSentAt = this.ctx.ticks;
+    this.ctx.send(this.leaderId, { k: PeerKind.followerInfo, acceptedEpoch: this.ctx.acceptedEpoch, lastZxid: this.ctx.lastLogged, observer: this.observer });
+  }
+
+  private infoSentAt = 0;
 
   get isServing(): boolean {
     return this.phase === 'serving';
@@ -53,7 +64,7 @@ export class Learner {
 
   handle(from: number, msg: PeerMessage): void {
     if (this.stopped || from !== this.leaderId) return;
-    this.lastHeard = this.ctx.ticks;
+    if (this.phase !== 'discovery' || msg.k === PeerKind.leaderInfo) this.lastHeard = this.ctx.ticks;
     if (this.phase === 'reloading') {
       this.held.push(msg);
       return;
@@ -80,6 +91,7 @@ export class Learner {
 
   tick(): void {
     if (this.stopped) return;
+    if (this.phase === 'discovery' && this.ctx.ticks - this.infoSentAt >= FOLLOWER_INFO_RESEND_TICKS) this.sendFollowerInfo();
     const limit = this.phase === 'serving' || this.phase === 'synced' ? this.ctx.options.syncLimit : this.ctx.options.initLimit;
     if (this.ctx.ticks - this.lastHeard > limit) this.ctx.goLooking(`leader ${this.leaderId} silent for more than ${limit} ticks`);
   }
