@@ -11,6 +11,12 @@ export default defineConfig({
       '@zabkit/server': src('server'),
       '@zabkit/client': src('client'),
       zabkit: src('cli'),
+      '@zabkit/lock': src('lock'),
+      '@zabkit/leader': src('leader'),
+      '@zabkit/queue': src('queue'),
+      '@zabkit/barrier': src('barrier'),
+      '@zabkit/config': src('config'),
+      '@zabkit/registry': src('registry'),
     },
   },
   test: {
