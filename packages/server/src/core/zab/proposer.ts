@@ -26,12 +26,15 @@ export class Proposer {
     /** Called when the zxid counter is exhausted: a new epoch needs a new election. */
     private readonly exhausted: () => void,
     now: number,
+    /** Where the zxid counter starts (0 in production; tests start near the 32-bit limit). */
+    startCounter = 0,
   ) {
+    this.counter = startCounter;
     this.prep = new Prep(replica.tree);
     this.reaper = new Reaper(containerCheckIntervalMs);
     this.reaper.rebuild(replica.tree);
     replica.tree.onCandidate = (p) => this.reaper.note(p);
-    this.lastProposed = makeZxid(epoch, 0);
+    this.lastProposed = makeZxid(epoch, startCounter);
     // A new leader gives every session a full timeout from now, as ZooKeeper does.
     for (const s of replica.sessions.all()) s.lastTouch = now;
   }
