@@ -74,8 +74,12 @@ export class Leader {
     return this.outstanding.length;
   }
 
-  stop(): void {
+  /** Stops; returns the proposals logged but not yet committed, in zxid order. */
+  stop(): Txn[] {
     this.stopped = true;
+    const tail = this.outstanding.map((o) => o.txn);
+    this.outstanding = [];
+    return tail;
   }
 
   // ---- inputs -------------------------------------------------------------------------

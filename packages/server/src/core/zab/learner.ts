@@ -58,8 +58,12 @@ export class Learner {
     return this.phase === 'serving';
   }
 
-  stop(): void {
+  /** Stops; returns the txns logged but not yet committed, in zxid order. */
+  stop(): Txn[] {
     this.stopped = true;
+    const tail = [...this.pending.values()];
+    this.pending.clear();
+    return tail;
   }
 
   handle(from: number, msg: PeerMessage): void {

@@ -87,10 +87,15 @@ export class ZabNode implements ZabNodeApi, NodeContext {
 
   goLooking(reason: string): void {
     this.log(`LOOKING: ${reason}`);
-    this.role_?.stop();
+    const tail = this.role_?.stop() ?? [];
     this.role_ = null;
     this.replica.stopServing(reason);
     this.replica.sink = null;
+    // The log's uncommitted tail joins the state, as a restart replaying the log would do
+    // (ZooKeeper reloads its database from disk here): if this server leads next, its history
+    // is its whole log; if a new leader never committed these txns, its TRUNC reloads them away.
+    // No client is served now, so nobody sees them before that.
+    for (const txn of tail) if (txn.hdr.zxid > this.replica.lastApplied) this.applyCommitted(txn);
     this.election.lookForLeader({ zxid: this.lastLogged, currentEpoch: this.currentEpoch });
     this.pumpElection();
   }
