@@ -15,12 +15,35 @@ export interface SimOptions {
   minFsyncMs?: number;
   maxFsyncMs?: number;
   committedLogSize?: number;
+  /** On a crash, keep a random prefix of the storage ops still in flight (a disk that wrote part of a batch). */
+  tornDisk?: boolean;
+  initLimit?: number;
+  syncLimit?: number;
+}
+
+/** Hooks for checkers; every one is optional. */
+export interface SimHooks {
+  /** A server is about to (re)load its state from disk: restart, or TRUNC reload. */
+  onLoad?(id: number, reason: 'restart' | 'reload', snapshotZxid: Zxid | null): void;
+  /** A committed txn was applied on a server (also during a load's replay). */
+  onApply?(id: number, zxid: Zxid, key: string): void;
+  /** A storage op is about to become durable on a server's disk. */
+  onDiskOp?(id: number, op: StorageOp, disk: SimDisk): void;
+  /** A peer message was handed to the network (`afterStorage`: it waited for this Ready's storage). */
+  onSend?(from: number, to: number, msg: PeerMessage, afterStorage: boolean): void;
+  /** A peer message is about to be stepped into its receiver. */
+  onDeliver?(from: number, to: number, msg: PeerMessage): void;
+  /** A peer message was stepped into its receiver. */
+  onDelivered?(from: number, to: number, msg: PeerMessage): void;
+  /** A server crashed; `kept` storage ops of the in-flight ones reached the disk (torn disk). */
+  onCrash?(id: number, kept: number, lost: number): void;
 }
 
 type Event =
   | { at: number; seq: number; kind: 'msg'; from: number; to: number; msg: PeerMessage; link: number }
   | { at: number; seq: number; kind: 'tick'; id: number; gen: number }
-  | { at: number; seq: number; kind: 'storage'; id: number; gen: number; ops: StorageOp[]; after: NodeReady['sendAfterStorage'] };
+  | { at: number; seq: number; kind: 'storage'; id: number; gen: number; ops: StorageOp[]; after: NodeReady['sendAfterStorage'] }
+  | { at: number; seq: number; kind: 'call'; fn: () => void };
 
 interface SimServer {
   id: number;
@@ -62,6 +85,11 @@ export class SimCluster {
   /** Observers of applied txns, for checkers: (server, txn zxid, digest-ish key). */
   onApply: ((id: number, zxid: Zxid, key: string) => void) | null = null;
   onStep: (() => void) | null = null;
+  readonly hooks: SimHooks[] = [];
+  /** Extra one-way delay per link `a>b` (a slow link: messages on it arrive late, others overtake them). */
+  readonly slowLinks = new Map<string, number>();
+  /** Events handled so far. */
+  steps = 0;
 
   constructor(opts: SimOptions) {
     this.opts = {
@@ -72,6 +100,9 @@ export class SimCluster {
       minFsyncMs: 1,
       maxFsyncMs: 8,
       committedLogSize: 50,
+      tornDisk: false,
+      initLimit: 10,
+      syncLimit: 5,
       ...opts,
     };
     this.rng = new Rng(opts.seed);
@@ -96,14 +127,23 @@ export class SimCluster {
     if (s.node) throw new Error(`server ${id} is running`);
     s.gen++;
     const core = resolveCoreOptions({ serverId: id, tickTimeMs: this.opts.tickMs, sessionIdBase: (BigInt(id) << 56n) | (BigInt(s.gen) << 40n) });
-    const node = new ZabNode(resolveZabOptions(core, { peers: this.peers, committedLogSize: this.opts.committedLogSize, initLimit: 10, syncLimit: 5 }));
-    const { chunks, txns } = s.disk.load();
-    node.restore(chunks, txns, { acceptedEpoch: s.disk.acceptedEpoch, currentEpoch: s.disk.currentEpoch });
+    const node = new ZabNode(
+      resolveZabOptions(core, { peers: this.peers, committedLogSize: this.opts.committedLogSize, initLimit: this.opts.initLimit, syncLimit: this.opts.syncLimit }),
+    );
     const apply = node.applyCommitted.bind(node);
     node.applyCommitted = (txn) => {
       apply(txn);
       this.onApply?.(id, txn.hdr.zxid, txnKey(txn));
+      for (const h of this.hooks) h.onApply?.(id, txn.hdr.zxid, txnKey(txn));
     };
+    const reloaded = node.reloaded.bind(node);
+    node.reloaded = (chunks, txns) => {
+      for (const h of this.hooks) h.onLoad?.(id, 'reload', s.disk.snapshotZxid());
+      reloaded(chunks, txns);
+    };
+    const { chunks, txns } = s.disk.load();
+    for (const h of this.hooks) h.onLoad?.(id, 'restart', s.disk.snapshotZxid());
+    node.restore(chunks, txns, { acceptedEpoch: s.disk.acceptedEpoch, currentEpoch: s.disk.currentEpoch });
     s.node = node;
     s.storageFreeAt = this.now;
     node.start(this.now);
@@ -119,6 +159,22 @@ export class SimCluster {
   crash(id: number): void {
     const s = this.servers.get(id)!;
     if (!s.node) return;
+    // Storage still in flight is lost, unless the disk is "torn": then a random prefix of it
+    // (down to single txns of an append) made it to the platter. Either way no ack went out.
+    const inflight = this.queue.filter((e): e is Extract<Event, { kind: 'storage' }> => e.kind === 'storage' && e.id === id && e.gen === s.gen);
+    inflight.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const units: StorageOp[] = [];
+    for (const e of inflight) {
+      for (const op of e.ops) {
+        if (op.kind === 'append') for (const t of op.txns) units.push({ kind: 'append', txns: [t] });
+        else units.push(op);
+      }
+    }
+    const kept = this.opts.tornDisk && units.length > 0 ? this.rng.int(0, units.length) : 0;
+    for (const op of units.slice(0, kept)) this.applyDisk(s, op);
+    if (units.length > 0) this.logs.push(`${this.now} [sim] crash ${id}: ${kept} of ${units.length} in-flight storage op(s) reached the disk`);
+    else this.logs.push(`${this.now} [sim] crash ${id}`);
+    for (const h of this.hooks) h.onCrash?.(id, kept, units.length - kept);
     s.node = null;
     s.gen++;
     for (const c of this.conns.values()) if (c.server === id) c.closed = true;
@@ -130,8 +186,34 @@ export class SimCluster {
     this.start(id);
   }
 
+  running(id: number): boolean {
+    return this.servers.get(id)!.node !== null;
+  }
+
+  /** Storage events of this server not yet durable. */
+  pendingStorage(id: number): number {
+    const s = this.servers.get(id)!;
+    return this.queue.filter((e) => e.kind === 'storage' && e.id === id && e.gen === s.gen).length;
+  }
+
+  disk(id: number): SimDisk {
+    return this.servers.get(id)!.disk;
+  }
+
+  /** Runs `fn` at sim time `at` (workloads and fault schedules). */
+  schedule(at: number, fn: () => void): void {
+    this.push({ at: Math.max(at, this.now), kind: 'call', fn });
+  }
+
+  /** Breaks the link between two servers: in-flight messages both ways are lost, both ends are told. */
+  cutLink(a: number, b: number): void {
+    this.logs.push(`${this.now} [sim] link ${a}<->${b} broken`);
+    this.breakLink(a, b);
+  }
+
   /** Splits the servers into groups that cannot talk to each other; links across break. */
   setPartition(groups: number[][] | null): void {
+    this.logs.push(`${this.now} [sim] partition ${groups ? groups.map((g) => `[${g.join(',')}]`).join(' ') : 'healed'}`);
     this.partition = groups;
     if (!groups) return;
     for (const a of this.ids) for (const b of this.ids) if (a < b && !this.canTalk(a, b)) this.breakLink(a, b);
@@ -204,6 +286,7 @@ export class SimCluster {
         return done();
       }
       this.now = Math.max(this.now, ev.at);
+      this.steps++;
       this.handle(ev);
       this.onStep?.();
     }
@@ -227,10 +310,16 @@ export class SimCluster {
   }
 
   private handle(ev: Event): void {
+    if (ev.kind === 'call') {
+      ev.fn();
+      return;
+    }
     if (ev.kind === 'msg') {
       const s = this.servers.get(ev.to)!;
       if (!s.node || this.link(ev.from, ev.to).gen !== ev.link) return;
+      for (const h of this.hooks) h.onDeliver?.(ev.from, ev.to, ev.msg);
       s.node.step(ev.from, ev.msg, this.now);
+      for (const h of this.hooks) h.onDelivered?.(ev.from, ev.to, ev.msg);
       this.drain(s);
       return;
     }
@@ -245,15 +334,23 @@ export class SimCluster {
     // Storage finished: durable now, then the messages that had to wait for it.
     let reload = false;
     for (const op of ev.ops) {
-      s.disk.apply(op);
+      this.applyDisk(s, op);
       if (op.kind === 'truncate') reload = true;
     }
     if (reload) {
       const { chunks, txns } = s.disk.load();
       s.node.reloaded(chunks, txns);
     }
-    for (const m of ev.after) this.deliver(s.id, m.to, m.msg);
+    for (const m of ev.after) {
+      for (const h of this.hooks) h.onSend?.(s.id, m.to, m.msg, true);
+      this.deliver(s.id, m.to, m.msg);
+    }
     this.drain(s);
+  }
+
+  private applyDisk(s: SimServer, op: StorageOp): void {
+    for (const h of this.hooks) h.onDiskOp?.(s.id, op, s.disk);
+    s.disk.apply(op);
   }
 
   private deliver(from: number, to: number, msg: PeerMessage): void {
@@ -266,7 +363,8 @@ export class SimCluster {
     if (!this.servers.has(to) || !this.canTalk(from, to)) return;
     const l = this.link(from, to);
     // FIFO per link: never deliver before the previous message on it.
-    const at = Math.max(l.lastAt, this.now + this.rng.int(this.opts.minDelayMs, this.opts.maxDelayMs));
+    const slow = this.slowLinks.get(`${from}>${to}`) ?? 0;
+    const at = Math.max(l.lastAt, this.now + slow + this.rng.int(this.opts.minDelayMs, this.opts.maxDelayMs));
     l.lastAt = at;
     this.push({ at, kind: 'msg', from, to, msg, link: l.gen });
   }
@@ -278,7 +376,10 @@ export class SimCluster {
     for (;;) {
       const r = node.takeReady();
       for (const line of r.logs) this.logs.push(`${this.now} ${line}`);
-      for (const m of r.send) this.deliver(s.id, m.to, m.msg);
+      for (const m of r.send) {
+        for (const h of this.hooks) h.onSend?.(s.id, m.to, m.msg, false);
+        this.deliver(s.id, m.to, m.msg);
+      }
       if (r.storage.length > 0 || r.sendAfterStorage.length > 0) {
         const at = Math.max(this.now, s.storageFreeAt) + (r.storage.length > 0 ? this.rng.int(this.opts.minFsyncMs, this.opts.maxFsyncMs) : 0);
         s.storageFreeAt = at;

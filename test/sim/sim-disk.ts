@@ -41,7 +41,13 @@ export class SimDisk {
     return { chunks: snap?.chunks ?? null, txns: this.log.filter((t) => t.hdr.zxid > from) };
   }
 
+  snapshotZxid(): Zxid | null {
+    return this.snapshots[this.snapshots.length - 1]?.zxid ?? null;
+  }
+
   lastZxid(): Zxid {
-    return this.log[this.log.length - 1]?.hdr.zxid ?? this.snapshots[this.snapshots.length - 1]?.zxid ?? 0n;
+    const log = this.log[this.log.length - 1]?.hdr.zxid ?? 0n;
+    const snap = this.snapshotZxid() ?? 0n;
+    return log > snap ? log : snap;
   }
 }
