@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, type ServerStatus } from '@zabkit/protocol';
-import { resolveCoreOptions } from '../core/server-core.js';
+import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
 import { decodeTxn } from '../core/txn-codec.js';

@@ -12,18 +12,22 @@ import {
   type Stat,
   type Zxid,
 } from '@zabkit/protocol';
-import { ServerCore, type CoreOptions, type Txn } from '../../src/core/index.js';
+import type { CoreOptions, Txn } from '../../src/core/index.js';
+import { SingleNode } from './single-node.js';
 
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/** The harness's clock starts here. */
+export const START_MS = 1_000_000;
+
 /**
- * Drives a ServerCore like the runtime would: after each input it drains
- * takeReady(), "persists" the txns (when autoPersist) and delivers outbox frames
- * to per-connection inboxes.
+ * Drives a single-voter ZabNode (through SingleNode) like the runtime would:
+ * after each input it drains takeReady(), "persists" the txns (when
+ * autoPersist) and delivers outbox frames to per-connection inboxes.
  */
 export class Harness {
-  readonly core: ServerCore;
-  now = 1_000_000;
+  readonly core: SingleNode;
+  now = START_MS;
   autoPersist = true;
   /** Every txn ever handed out to persist, in order (the "log"). */
   readonly log: Txn[] = [];
@@ -32,8 +36,11 @@ export class Harness {
   private nextConn = 1;
   private passwdSeq = 1;
 
-  constructor(opts: Partial<CoreOptions> = {}, core?: ServerCore) {
-    this.core = core ?? new ServerCore({ tickTimeMs: 100, ...opts });
+  /** A harness around a new node elected at START_MS, or around `core` (e.g. one from SingleNode.restore). */
+  constructor(opts: Partial<CoreOptions> = {}, core?: SingleNode) {
+    this.core = core ?? new SingleNode({ tickTimeMs: 100, ...opts }, START_MS);
+    this.now = Math.max(this.now, this.core.now);
+    this.flush();
   }
 
   /** Drains Ready; persists immediately when autoPersist is on. */

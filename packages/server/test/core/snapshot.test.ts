@@ -1,6 +1,6 @@
-import { FrameKind, OpCode, type ConnectedFrame } from '@zabkit/protocol';
+import { FrameKind, OpCode, epochOf, makeZxid, type ConnectedFrame } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
-import { ServerCore, decodeTxn, encodeTxn, type Txn } from '../../src/core/index.js';
+import { decodeTxn, encodeTxn, type Txn } from '../../src/core/index.js';
 import { Harness, bytes, type Client } from './harness.js';
 
 /** A tree with a bit of everything: data, null vs empty, sequentials, ephemerals, containers, deletes, multi. */
@@ -51,19 +51,20 @@ describe('snapshots and replay', () => {
     const h = new Harness();
     const c = populate(h);
     const chunks = [...h.core.snapshotChunks()];
-    const core = new ServerCore({ tickTimeMs: 100 });
-    core.restore(chunks, []);
+    const core = h.core.restore(chunks, []);
     expect(core.treeDigest()).toBe(h.core.treeDigest());
     expect(core.lastAppliedZxid()).toBe(h.core.lastAppliedZxid());
     expect(core.status()).toMatchObject({ sessions: 1, ephemerals: 1, znodes: h.core.status().znodes });
 
     // the restored server accepts the live session back, and continues zxids and sequence numbers
+    // (its election starts a new epoch: the next zxid is the first of epoch + 1)
     const h2 = new Harness({}, core);
     const c2 = h2.client(c, h.core.lastAppliedZxid());
     expect(c2.sessionId).toBe(c.sessionId);
     const r = c2.create('/q/item-', null, 'persistent-sequential');
     expect((r.body as { path: string }).path).toBe('/q/item-0000000005');
-    expect(r.zxid).toBe(h.core.lastAppliedZxid() + 1n);
+    expect(r.zxid).toBe(makeZxid(epochOf(h.core.lastAppliedZxid()) + 1, 1));
+    expect(r.zxid).toBeGreaterThan(h.core.lastAppliedZxid());
     expect(c2.getData('/app/empty').body).toMatchObject({ data: new Uint8Array(0) });
     expect((c2.getData('/app').body as { data: unknown }).data).toEqual(bytes('config v2'));
   });
@@ -71,8 +72,7 @@ describe('snapshots and replay', () => {
   it('replaying the whole log from nothing gives the same digest', () => {
     const h = new Harness();
     populate(h);
-    const core = new ServerCore();
-    core.restore(null, roundTrip(h.log));
+    const core = h.core.restore(null, roundTrip(h.log));
     expect(core.treeDigest()).toBe(h.core.treeDigest());
     expect(core.status().sessions).toBe(h.core.status().sessions);
   });
@@ -81,8 +81,7 @@ describe('snapshots and replay', () => {
     const h = new Harness();
     populate(h);
     const chunks = [...h.core.snapshotChunks()];
-    const core = new ServerCore();
-    core.restore(chunks, roundTrip(h.log));
+    const core = h.core.restore(chunks, roundTrip(h.log));
     expect(core.treeDigest()).toBe(h.core.treeDigest());
     expect(core.status()).toMatchObject({ sessions: 1, ephemerals: 1 });
   });
@@ -109,8 +108,7 @@ describe('snapshots and replay', () => {
     }
     expect(chunks.length).toBeGreaterThan(2);
     const after = roundTrip(h.log.filter((t) => t.hdr.zxid > from));
-    const core = new ServerCore();
-    core.restore(chunks, after);
+    const core = h.core.restore(chunks, after);
     expect(core.treeDigest()).toBe(h.core.treeDigest());
   });
 
@@ -126,9 +124,8 @@ describe('snapshots and replay', () => {
   it('restored sessions expire if their client never comes back', () => {
     const h = new Harness({ tickTimeMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 1000 });
     populate(h);
-    const h2 = new Harness({ tickTimeMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 1000 });
-    h2.core.restore([...h.core.snapshotChunks()], []);
-    h2.tick(10); // starts the restored sessions' clocks
+    const h2 = new Harness({}, h.core.restore([...h.core.snapshotChunks()], []));
+    h2.tick(10); // the new leader gave the restored sessions a full timeout from its election
     expect(h2.core.status().ephemerals).toBe(1);
     h2.tick(1500);
     expect(h2.core.status()).toMatchObject({ sessions: 0, ephemerals: 0 });
