@@ -46,6 +46,13 @@ export interface ProtectedCreateOptions extends CallOptions {
   ttlMs?: number;
   /** Attempts after the first one when the outcome is unknown. Default 10. */
   retries?: number;
+  /**
+   * The GUID to protect the name with, so the caller can find (and clean up)
+   * the node itself when this call fails with an unknown outcome (aborted,
+   * retries exhausted). Must be a v4-style UUID (e.g. `randomUUID()`) for
+   * `isProtected` to recognise the name. Default: a fresh `randomUUID()`.
+   */
+  guid?: string;
 }
 
 /**
@@ -62,7 +69,7 @@ export async function createProtected(
   options: ProtectedCreateOptions = {},
 ): Promise<string> {
   const parent = parentOf(pathPrefix);
-  const guidName = `${PROTECTED_PREFIX}${randomUUID()}-${basename(pathPrefix)}`;
+  const guidName = `${PROTECTED_PREFIX}${options.guid ?? randomUUID()}-${basename(pathPrefix)}`;
   const full = joinPath(parent, guidName);
   const retries = options.retries ?? 10;
   const call: CallOptions = {};

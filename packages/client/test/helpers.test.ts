@@ -29,3 +29,21 @@ describe('sequential helpers', () => {
     expect(children).toEqual(['x-0000000002', 'x-0000000001']);
   });
 });
+
+describe('createProtected guid option', () => {
+  it('uses the caller-supplied GUID so the caller can find its node again', async () => {
+    const { createProtected } = await import('../src/index.js');
+    const created: string[] = [];
+    const fake = {
+      create: async (path: string) => {
+        created.push(path);
+        return `${path}0000000007`;
+      },
+    } as unknown as Parameters<typeof createProtected>[0];
+    const guid = '0b7e2a59-3f6c-4c1e-9d2a-1f2e3d4c5b6a';
+    const path = await createProtected(fake, '/locks/x/lock-', null, 'ephemeral-sequential', { guid });
+    expect(created).toEqual([`/locks/x/_c_${guid}-lock-`]);
+    expect(path).toBe(`/locks/x/_c_${guid}-lock-0000000007`);
+    expect(isProtected(path.split('/').pop()!)).toBe(true);
+  });
+});
