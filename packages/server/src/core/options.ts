@@ -14,6 +14,5 @@ export function resolveCoreOptions(o: Partial<CoreOptions> = {}): CoreOptions {
     sessionIdBase: o.sessionIdBase ?? BigInt(serverId) << 56n,
     containerCheckIntervalMs: o.containerCheckIntervalMs ?? 60_000,
   };
-  if (o.epoch !== undefined) out.epoch = o.epoch;
   return out;
 }

@@ -49,14 +49,6 @@ export class ReplyQueues {
     if (item.kind === 'sync') this.syncing.add(sid);
   }
 
-  /** Fills in the reply to the write with `zxid`; returns false when no such write is owed. */
-  answerWrite(sid: bigint, zxid: Zxid, build: (w: Extract<Owed, { kind: 'write' }>) => ServerFrame): boolean {
-    const item = this.queues.get(sid)?.find((o) => o.kind === 'write' && o.zxid === zxid);
-    if (!item || item.kind !== 'write') return false;
-    item.frame = build(item);
-    return true;
-  }
-
   /** Fills in the reply to the write the session sent as `cxid` (a learner learns the zxid only on commit). */
   answerWriteByXid(sid: bigint, cxid: number, build: (w: Extract<Owed, { kind: 'write' }>) => ServerFrame): boolean {
     const item = this.queues.get(sid)?.find((o) => o.kind === 'write' && o.xid === cxid && o.frame === null);
@@ -86,9 +78,9 @@ export class ReplyQueues {
     this.syncing.delete(sid);
   }
 
-  /** Drains the session's queue and every queue holding a sync. */
-  drainAfterApply(sid: bigint): void {
-    this.drain(sid);
+  /** Drains the session's queue (if any) and every queue holding a sync: any applied txn may be the one a sync waits for. */
+  drainAfterApply(sid: bigint | null): void {
+    if (sid !== null) this.drain(sid);
     for (const s of this.syncing) this.drain(s);
   }
 

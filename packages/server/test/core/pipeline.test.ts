@@ -124,7 +124,7 @@ describe('write pipeline', () => {
   // replies.drainAfterApply for session-0 txns (container / TTL removals), so a sync whose target is
   // such a txn is not answered until some later txn happens to be applied. ServerCore called
   // drainAfterApply after every commit and passed both tests.
-  it.skip("sync waits for (and is answered after) another session's createSession", () => {
+  it("sync waits for (and is answered after) another session's createSession", () => {
     const { h, c } = manual();
     const conn = h.rawConnect();
     const sx = c.send({ op: OpCode.sync, path: '/' });
@@ -135,7 +135,7 @@ describe('write pipeline', () => {
     expect(c.response(sx)?.body).toEqual({ path: '/' });
   });
 
-  it.skip('sync waits for (and is answered after) a server-made txn: a container removal', () => {
+  it('sync waits for (and is answered after) a server-made txn: a container removal', () => {
     const h = new Harness({ containerCheckIntervalMs: 1000 });
     const c = h.client();
     c.create('/c', null, 'container');

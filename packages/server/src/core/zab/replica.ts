@@ -132,12 +132,13 @@ export class Replica {
     }
     if (body.type === 'createSession') {
       this.sessionCreated(hdr.sessionId, txn.hdr.time);
+      this.replies.drainAfterApply(null);
       return;
     }
     if (hdr.sessionId !== 0n) {
       this.replies.answerWriteByXid(hdr.sessionId, hdr.cxid, (w) => writeResponse(w.xid, w.op, outcome, w.message));
-      this.replies.drainAfterApply(hdr.sessionId);
     }
+    this.replies.drainAfterApply(hdr.sessionId !== 0n ? hdr.sessionId : null);
     if (closing) {
       this.watches.removeSession(closing.id);
       if (closing.connId !== null) {
