@@ -1,0 +1,212 @@
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type ZabClient } from '@zabkit/client';
+import { FifoQueue, bytesCodec, type Lease } from '@zabkit/queue';
+import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
+import { Proxy } from '../../../test/support/proxy.js';
+
+let tc: TestCluster;
+let zk: ZabClient;
+let n = 0;
+const fresh = (): string => `/queues/q${++n}`;
+
+beforeAll(async () => {
+  tc = await startTestCluster();
+  zk = await tc.client();
+});
+afterAll(async () => {
+  await tc?.close();
+});
+
+describe('FifoQueue', () => {
+  it('put / peek / size / take in FIFO order; JSON by default, raw bytes with bytesCodec', async () => {
+    const path = fresh();
+    const q = new FifoQueue<{ n: number }>(zk, path);
+    expect(await q.size()).toBe(0);
+    expect(await q.peek()).toBeUndefined();
+    expect(await q.tryTake()).toBeUndefined();
+    for (let i = 0; i < 5; i++) await q.put({ n: i });
+    expect(await q.size()).toBe(5);
+    expect(await q.peek()).toEqual({ n: 0 });
+    const got: number[] = [];
+    for (let i = 0; i < 5; i++) got.push((await q.take({ timeoutMs: 5_000 })).n);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect(await q.size()).toBe(0);
+    expect(await zk.getChildren(path)).toEqual([]);
+
+    const raw = new FifoQueue(zk, fresh(), { codec: bytesCodec, prefix: 'blob-' });
+    const itemPath = await raw.put(new Uint8Array([0, 255, 7]));
+    expect(itemPath).toMatch(/blob-\d{10}$/);
+    expect(await raw.take()).toEqual(new Uint8Array([0, 255, 7]));
+  });
+
+  it('a blocked take wakes up on a put from another session', async () => {
+    const path = fresh();
+    const producer = await tc.client();
+    const consumerQ = new FifoQueue<string>(zk, path);
+    const taking = consumerQ.take({ timeoutMs: 10_000 });
+    // still blocked a while later: the queue is empty
+    expect(await Promise.race([taking, delay(300).then(() => 'pending')])).toBe('pending');
+    await new FifoQueue<string>(producer, path).put('hello');
+    expect(await taking).toBe('hello');
+    expect(await consumerQ.size()).toBe(0);
+  });
+
+  it('take rejects on timeout, abort and close, and leaves later items alone', async () => {
+    const q = new FifoQueue<number>(zk, fresh());
+    const t0 = Date.now();
+    await expect(q.take({ timeoutMs: 300 })).rejects.toMatchObject({ code: 'OperationTimeout' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+
+    const ac = new AbortController();
+    const aborted = q.take({ signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'Aborted' });
+    await expect(q.take({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'Aborted' });
+
+    const pending = q.take();
+    await q.close();
+    await expect(pending).rejects.toMatchObject({ code: 'Closed' });
+    await expect(q.put(1)).rejects.toMatchObject({ code: 'Closed' });
+
+    // nothing was consumed by the aborted takes
+    const q2 = new FifoQueue<number>(zk, q.path);
+    await q2.put(42);
+    expect(await q2.take({ timeoutMs: 5_000 })).toBe(42);
+  });
+
+  it('4 producers and 4 consumers on separate sessions: no item lost, none delivered twice, per-producer order kept', async () => {
+    const path = fresh();
+    const PER_PRODUCER = 40;
+    const TOTAL = 4 * PER_PRODUCER;
+    const producers = await Promise.all([0, 1, 2, 3].map(() => tc.client()));
+    const consumers = await Promise.all([0, 1, 2, 3].map(() => tc.client()));
+    type Item = { p: number; i: number };
+    const received: Item[][] = [[], [], [], []];
+    let total = 0;
+    const done = new AbortController();
+
+    const consuming = consumers.map(async (c, ci) => {
+      const q = new FifoQueue<Item>(c, path);
+      for (;;) {
+        let item: Item;
+        try {
+          item = await q.take({ signal: done.signal, timeoutMs: 20_000 });
+        } catch (err) {
+          if (done.signal.aborted) return;
+          throw err;
+        }
+        received[ci]!.push(item);
+        if (++total === TOTAL) done.abort();
+      }
+    });
+    await Promise.all(
+      producers.map(async (c, p) => {
+        const q = new FifoQueue<Item>(c, path);
+        for (let i = 0; i < PER_PRODUCER; i++) await q.put({ p, i });
+      }),
+    );
+    await Promise.all(consuming);
+
+    const all = received.flat();
+    expect(all).toHaveLength(TOTAL);
+    const keys = new Set(all.map((x) => `${x.p}/${x.i}`));
+    expect(keys.size).toBe(TOTAL);
+    // each consumer sees each producer's items in the order they were put
+    for (const mine of received) {
+      for (let p = 0; p < 4; p++) {
+        const seq = mine.filter((x) => x.p === p).map((x) => x.i);
+        expect(seq).toEqual([...seq].sort((a, b) => a - b));
+      }
+    }
+    expect(received.filter((r) => r.length > 0).length).toBeGreaterThan(1);
+    expect(await zk.getChildren(path)).toEqual([]);
+  });
+
+  describe('leases (at-least-once)', () => {
+    it('a leased item is hidden from others until acked; release puts it back at the head', async () => {
+      const path = fresh();
+      const other = await tc.client();
+      const q = new FifoQueue<string>(zk, path);
+      const q2 = new FifoQueue<string>(other, path);
+      await q.put('a');
+      await q.put('b');
+      const lease = await q.take({ lease: true, timeoutMs: 5_000 });
+      expect(lease.value).toBe('a');
+      expect(lease.state).toBe('held');
+      expect(await q.size()).toBe(2); // not done until acked
+      expect(await q2.peek()).toBe('b');
+      {
+        await using lb = await q2.take({ lease: true, timeoutMs: 5_000 });
+        expect(lb.value).toBe('b');
+        expect(await q2.tryTake()).toBeUndefined();
+      } // disposed without ack: released
+      await lease.release();
+      expect(lease.state).toBe('released');
+      expect(await q2.take({ timeoutMs: 5_000 })).toBe('a');
+      expect(await q2.take({ timeoutMs: 5_000 })).toBe('b');
+      expect(await zk.getChildren(path)).toEqual([]);
+    });
+
+    it("a dead consumer's unacked item is redelivered; an acked one never is", async () => {
+      const path = fresh();
+      const proxy = await Proxy.start(tc.cluster.node(1).clientPort);
+      const dying = await connect(proxy.address, { sessionTimeoutMs: 1_500, shuffle: false });
+      try {
+        const qDying = new FifoQueue<string>(dying, path);
+        const q = new FifoQueue<string>(zk, path);
+        await q.put('acked');
+        await q.put('unacked');
+        const first = await qDying.take({ lease: true, timeoutMs: 5_000 });
+        expect(first.value).toBe('acked');
+        await first.ack();
+        expect(first.state).toBe('acked');
+        const second = await qDying.take({ lease: true, timeoutMs: 5_000 });
+        expect(second.value).toBe('unacked');
+
+        // a live consumer waits: the only item is leased
+        const redelivered: Promise<Lease<string>> = q.take({ lease: true, timeoutMs: 20_000 });
+        const suspended = once(dying, 'suspended');
+        proxy.cut(); // the dying consumer's session expires on the servers
+        await suspended;
+        const lease = await redelivered;
+        expect(lease.value).toBe('unacked');
+
+        // the old holder is told once it learns its session is gone
+        const expired = once(dying, 'expired');
+        proxy.restore();
+        await expired;
+        expect(second.signal.aborted).toBe(true);
+        expect(second.state).toBe('lost');
+        await expect(second.ack()).rejects.toMatchObject({ code: 'SessionExpired' });
+
+        await lease.ack();
+        expect(await q.tryTake()).toBeUndefined();
+        expect(await zk.getChildren(path)).toEqual([]);
+      } finally {
+        await dying.close().catch(() => {});
+        await proxy.close();
+      }
+    });
+  });
+
+  // Last: it restarts the whole cluster.
+  it('items survive a full cluster restart, in order', async () => {
+    const path = fresh();
+    const q = new FifoQueue<number>(zk, path);
+    for (let i = 0; i < 5; i++) await q.put(i);
+    await tc.cluster.stop();
+    await Promise.all([1, 2, 3].map((id) => tc.cluster.startNode(id)));
+    await tc.cluster.waitForLeader({ timeoutMs: 30_000 });
+    const after = await tc.client();
+    const q2 = new FifoQueue<number>(after, path);
+    expect(await q2.size()).toBe(5);
+    const got: number[] = [];
+    for (let i = 0; i < 5; i++) got.push(await q2.take({ timeoutMs: 10_000 }));
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
