@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getServerStatus, type ServerStatus } from '@zabkit/client';
 
 /** Path of the built `zabkit` entry point (also right when this module runs from src/ in tests). */
 export const BIN_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
@@ -32,6 +33,17 @@ export interface LocalNode {
   dataDir: string;
   configFile: string;
   process: ChildProcess | null;
+  /** True while the process is stopped with SIGSTOP (see `pause`). */
+  paused?: boolean;
+}
+
+export interface WaitForLeaderOptions {
+  /** Give up after this many ms (default 30 s). */
+  timeoutMs?: number;
+  /** Node ids not to ask (and not to accept as leader), e.g. a paused old leader. */
+  exclude?: number[];
+  /** Only accept a leader that lists at least this many synced learners (default: none required). */
+  minFollowers?: number;
 }
 
 /** A cluster of real `zabkit server` processes on 127.0.0.1, for `zabkit dev` and tests. */
@@ -98,7 +110,10 @@ export class LocalCluster {
     });
     node.process = child;
     child.once('exit', () => {
-      if (node.process === child) node.process = null;
+      if (node.process === child) {
+        node.process = null;
+        node.paused = false;
+      }
     });
     await new Promise<void>((resolve, reject) => {
       let buffered = '';
@@ -139,9 +154,97 @@ export class LocalCluster {
     const node = this.node(id);
     const child = node.process;
     if (!child) return;
+    this.resume(id);
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await this.signal(id, 'SIGTERM');
     clearTimeout(timer);
+  }
+
+  /** `127.0.0.1:port` of node `id`'s client port. */
+  address(id: number): string {
+    return `127.0.0.1:${this.node(id).clientPort}`;
+  }
+
+  /** Whether node `id` has a live process (paused counts as running). */
+  isRunning(id: number): boolean {
+    const child = this.node(id).process;
+    return !!child && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** SIGSTOP: the process freezes (sockets stay open, nothing is answered) until `resume`. */
+  pause(id: number): void {
+    const node = this.node(id);
+    if (!this.isRunning(id)) throw new Error(`node ${id} is not running`);
+    node.process!.kill('SIGSTOP');
+    node.paused = true;
+  }
+
+  /** SIGCONT after `pause`. */
+  resume(id: number): void {
+    const node = this.node(id);
+    if (!node.paused) return;
+    node.paused = false;
+    if (this.isRunning(id)) node.process!.kill('SIGCONT');
+  }
+
+  /** `getServerStatus` of node `id` (rejects if it is down, paused or slow). */
+  status(id: number, timeoutMs = 2_000): Promise<ServerStatus> {
+    return getServerStatus(this.address(id), { timeoutMs });
+  }
+
+  /** Status of every running, unpaused node (those that do not answer are left out). */
+  async statuses(timeoutMs = 2_000): Promise<Map<number, ServerStatus>> {
+    const out = new Map<number, ServerStatus>();
+    await Promise.all(
+      this.nodes
+        .filter((n) => this.isRunning(n.id) && !n.paused)
+        .map(async (n) => {
+          try {
+            out.set(n.id, await this.status(n.id, timeoutMs));
+          } catch {
+            /* down or busy: not counted */
+          }
+        }),
+    );
+    return out;
+  }
+
+  /** The id of the one node that currently reports role 'leader' (or 'standalone'), or null if none / several. */
+  async leaderId(opts: { exclude?: number[]; timeoutMs?: number } = {}): Promise<number | null> {
+    const statuses = await this.statuses(opts.timeoutMs);
+    const leaders = [...statuses.entries()]
+      .filter(([id, s]) => !opts.exclude?.includes(id) && (s.role === 'leader' || s.role === 'standalone'))
+      .map(([id]) => id);
+    return leaders.length === 1 ? leaders[0]! : null;
+  }
+
+  /**
+   * Polls (every 100 ms, bounded by `timeoutMs`) until exactly one node reports it
+   * leads an established epoch, and resolves with its id. Rejects on timeout.
+   */
+  async waitForLeader(opts: WaitForLeaderOptions = {}): Promise<number> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    let last = '';
+    for (;;) {
+      const statuses = await this.statuses(1_000);
+      const leaders = [...statuses.entries()].filter(
+        ([id, s]) =>
+          !opts.exclude?.includes(id) &&
+          (s.role === 'leader' || s.role === 'standalone') &&
+          (s.followers?.length ?? 0) >= (opts.minFollowers ?? 0),
+      );
+      if (leaders.length === 1) return leaders[0]![0];
+      last = [...statuses.entries()].map(([id, s]) => `${id}:${s.role}`).join(' ');
+      if (Date.now() >= deadline) throw new Error(`no single leader within ${opts.timeoutMs ?? 30_000} ms (last seen: ${last || 'no answers'})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Stops node `id` (SIGKILL with `hard`, SIGTERM otherwise) and starts it again. */
+  async restartNode(id: number, opts: { hard?: boolean } = {}): Promise<void> {
+    if (opts.hard) await this.kill(id);
+    else await this.stopNode(id);
+    await this.startNode(id);
   }
 
   async stop(): Promise<void> {
