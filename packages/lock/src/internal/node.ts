@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import {
+  PROTECTED_PREFIX,
+  createProtected,
+  hasCode,
+  isRetryable,
+  mkdirp,
+  zabError,
+  type DataInput,
+  type Stat,
+  type ZabClient,
+} from '@zabkit/client';
+import { reasonOr, sleep } from './deadline.js';
+
+export interface OwnNode {
+  /** Full path. */
+  path: string;
+  /** Name within the directory. */
+  name: string;
+  stat: Stat;
+}
+
+const gone = (c: ZabClient): boolean => c.state === 'expired' || c.state === 'closed';
+
+/** Retries a read on retryable errors (the client waits for reconnection) until `signal` aborts. */
+export async function retrying<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal.aborted || !isRetryable(err)) throw reasonOr(signal, err);
+      await sleep(Math.min(500, 20 * 2 ** attempt), signal);
+    }
+  }
+}
+
+/**
+ * Creates `<dir>/_c_<guid>-<prefix><seq>` (ephemeral-sequential) with the shared
+ * GUID-protected create, then checks the node is really this session's. If the
+ * create fails with an unknown outcome (aborted, gave up), a background
+ * clean-up finds the node by its GUID and deletes it so it cannot block others.
+ */
+export async function createOwnNode(client: ZabClient, dir: string, prefix: string, data: DataInput, signal: AbortSignal): Promise<OwnNode> {
+  const guid = randomUUID();
+  let path: string;
+  try {
+    try {
+      path = await createProtected(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid });
+    } catch (err) {
+      if (!hasCode(err, 'NoNode')) throw err;
+      await mkdirp(client, dir, { signal });
+      path = await createProtected(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid });
+    }
+  } catch (err) {
+    void cleanupGuid(client, dir, guid);
+    throw reasonOr(signal, err);
+  }
+  try {
+    const stat = await retrying(signal, () => client.exists(path, { signal }));
+    // Our GUID and our session: a node left by an earlier session can never match both.
+    if (stat === null || stat.ephemeralOwner !== client.sessionId) {
+      throw zabError('SessionExpired', `lock node ${path} is gone or not owned by session 0x${client.sessionId.toString(16)}`, { path });
+    }
+    return { path, name: path.slice(dir.length + 1), stat };
+  } catch (err) {
+    void removeNode(client, path);
+    throw reasonOr(signal, err);
+  }
+}
+
+/**
+ * Deletes `path`, retrying retryable errors (bounded). Resolves true once the
+ * node is gone or will go with the session (expired / closed client), false
+ * if it gave up while the session may still hold it.
+ */
+export async function removeNode(client: ZabClient, path: string, attempts = 20): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (gone(client)) return true;
+    try {
+      await client.delete(path);
+      return true;
+    } catch (err) {
+      if (hasCode(err, 'NoNode') || hasCode(err, 'SessionExpired') || hasCode(err, 'Closed')) return true;
+      if (!isRetryable(err)) return false;
+      await sleep(Math.min(1000, 50 * 2 ** i));
+    }
+  }
+  return gone(client);
+}
+
+/** Finds and deletes the node(s) a failed protected create with `guid` may have left in `dir`. */
+export async function cleanupGuid(client: ZabClient, dir: string, guid: string, attempts = 20): Promise<void> {
+  const mark = `${PROTECTED_PREFIX}${guid}-`;
+  for (let i = 0; i < attempts; i++) {
+    if (gone(client)) return;
+    try {
+      const children = await client.getChildren(dir);
+      for (const c of children) if (c.startsWith(mark)) await removeNode(client, `${dir}/${c}`);
+      return;
+    } catch (err) {
+      if (hasCode(err, 'NoNode') || !isRetryable(err)) return;
+      await sleep(Math.min(1000, 50 * 2 ** i));
+    }
+  }
+}
