@@ -45,7 +45,7 @@ export class Checker {
   /** Txn key -> epoch of the leader whose TRUNC dropped it. */
   readonly truncated = new Map<string, number>();
   /** Per learner: the sync it was given before NEWLEADER (epoch, last zxid it had logged). */
-  private readonly synced = new Map<number, { epoch: number; zxid: Zxid }>();
+  private readonly synced = new Map<number, { epoch: number; zxid: Zxid; seqBefore: number }>();
   private readonly wasServing = new Map<number, string>();
   readonly stats = { leaders: 0, applies: 0, truncatedTxns: 0, newLeaderAcks: 0, snapsSent: 0 };
 
@@ -128,8 +128,12 @@ export class Checker {
       const epoch = epochOf(msg.zxid);
       if (disk.currentEpoch < epoch) this.fail(`server ${from} acks NEWLEADER ${epoch} with currentEpoch ${disk.currentEpoch} on disk`);
       const s = this.synced.get(from);
-      if (s && s.epoch === epoch && disk.lastZxid() < s.zxid) {
-        this.fail(`server ${from} acks NEWLEADER ${epoch} before its synced txns are durable (disk at ${hex(disk.lastZxid())}, synced to ${hex(s.zxid)})`);
+      if (s && s.epoch === epoch) {
+        if (disk.lastZxid() < s.zxid) {
+          this.fail(`server ${from} acks NEWLEADER ${epoch} before its synced txns are durable (disk at ${hex(disk.lastZxid())}, synced to ${hex(s.zxid)})`);
+        }
+        const early = this.sim.pendingStorageSeqs(from).filter((q) => q < s.seqBefore);
+        if (early.length > 0) this.fail(`server ${from} acks NEWLEADER ${epoch} with ${early.length} storage event(s) from before the NEWLEADER still pending`);
       }
     }
   }
@@ -144,7 +148,8 @@ export class Checker {
       this.history.set(to, new Map(h));
       this.lastApplied.set(to, msg.zxid);
     } else if (msg.k === PeerKind.newLeader) {
-      this.synced.set(to, { epoch: epochOf(msg.zxid), zxid: node.lastLoggedZxid() });
+      // Every storage event issued up to now (the NEWLEADER's own Ready comes next) must be durable before the ACK.
+      this.synced.set(to, { epoch: epochOf(msg.zxid), zxid: node.lastLoggedZxid(), seqBefore: this.sim.nextSeq });
     }
     void from;
   }

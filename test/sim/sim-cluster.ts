@@ -88,6 +88,8 @@ export class SimCluster {
   readonly hooks: SimHooks[] = [];
   /** Extra one-way delay per link `a>b` (a slow link: messages on it arrive late, others overtake them). */
   readonly slowLinks = new Map<string, number>();
+  /** Extra fsync time per server (a slow disk: its acks come late). */
+  readonly slowDisks = new Map<number, number>();
   /** Events handled so far. */
   steps = 0;
 
@@ -196,6 +198,17 @@ export class SimCluster {
     return this.queue.filter((e) => e.kind === 'storage' && e.id === id && e.gen === s.gen).length;
   }
 
+  /** Sequence numbers of this server's storage events not yet durable (in issue order). */
+  pendingStorageSeqs(id: number): number[] {
+    const s = this.servers.get(id)!;
+    return this.queue.filter((e) => e.kind === 'storage' && e.id === id && e.gen === s.gen).map((e) => e.seq).sort((a, b) => a - b);
+  }
+
+  /** The sequence number the next event will get. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
   disk(id: number): SimDisk {
     return this.servers.get(id)!.disk;
   }
@@ -228,6 +241,8 @@ export class SimCluster {
     for (const [x, y] of [[a, b], [b, a]] as const) {
       const l = this.link(x, y);
       l.gen++;
+      // A new connection: nothing queued on the dead one holds its messages back.
+      l.lastAt = 0;
       const n = this.servers.get(x)!.node;
       if (n) {
         n.peerDisconnected(y, this.now);
@@ -381,7 +396,8 @@ export class SimCluster {
         this.deliver(s.id, m.to, m.msg);
       }
       if (r.storage.length > 0 || r.sendAfterStorage.length > 0) {
-        const at = Math.max(this.now, s.storageFreeAt) + (r.storage.length > 0 ? this.rng.int(this.opts.minFsyncMs, this.opts.maxFsyncMs) : 0);
+        const fsync = r.storage.length > 0 ? this.rng.int(this.opts.minFsyncMs, this.opts.maxFsyncMs) + (this.slowDisks.get(s.id) ?? 0) : 0;
+        const at = Math.max(this.now, s.storageFreeAt) + fsync;
         s.storageFreeAt = at;
         this.push({ at, kind: 'storage', id: s.id, gen: s.gen, ops: r.storage, after: r.sendAfterStorage });
       }
