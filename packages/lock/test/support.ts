@@ -3,16 +3,17 @@ import type { ZabClient } from '@zabkit/client';
 
 /**
  * Makes `client` lose the reply to its next request with opcode `op`: the
- * request reached the server and was applied, the reply is dropped and
+ * request reached the server and was applied (only successful replies are
+ * dropped), the reply is dropped and
  * `onDrop` runs (typically `proxy.cut()`, so the client sees ConnectionLoss).
  * Test-only: patches the session's private reply handler.
  */
 export function loseNextReply(client: ZabClient, onDrop: () => void, op: number = OpCode.create): Promise<void> {
-  const session = client.session as unknown as { onResponse(f: { op: number }): void };
+  const session = client.session as unknown as { onResponse(f: { op: number; err?: string }): void };
   const original = session.onResponse.bind(session);
   return new Promise((resolve) => {
     session.onResponse = (f) => {
-      if (f.op === op) {
+      if (f.op === op && (f.err === undefined || f.err === 'Ok')) {
         session.onResponse = original;
         onDrop();
         resolve();
