@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ZabClient } from '@zabkit/client';
 import { FifoQueue, bytesCodec, type Lease } from '@zabkit/queue';
@@ -38,6 +39,18 @@ describe('FifoQueue', () => {
     const itemPath = await raw.put(new Uint8Array([0, 255, 7]));
     expect(itemPath).toMatch(/blob-\d{10}$/);
     expect(await raw.take()).toEqual(new Uint8Array([0, 255, 7]));
+  });
+
+  it('an undecodable item makes take reject with MarshallingError and stays at the head', async () => {
+    const path = fresh();
+    const q = new FifoQueue<number>(zk, path);
+    await q.put(1);
+    await zk.create(`${path}/item-`, '{not json', { mode: 'persistent-sequential' });
+    expect(await q.take()).toBe(1);
+    await expect(q.take({ timeoutMs: 2_000 })).rejects.toMatchObject({ code: 'MarshallingError' });
+    expect(await q.size()).toBe(1);
+    const raw = new FifoQueue(zk, path, { codec: bytesCodec });
+    expect(new TextDecoder().decode(await raw.take())).toBe('{not json');
   });
 
   it('a blocked take wakes up on a put from another session', async () => {
@@ -188,6 +201,20 @@ describe('FifoQueue', () => {
         await proxy.close();
       }
     });
+  });
+
+  it('the README example is the tested one, and it works', async () => {
+    const source = await readFile(new URL('./readme-example.ts', import.meta.url), 'utf8');
+    const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion readme/.exec(source)?.[1];
+    expect(region).toBeDefined();
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + region + '```');
+    process.env.ZABKIT_SERVERS = tc.connectString;
+    const ex = await import('./readme-example.js');
+    expect(ex.first).toEqual({ to: 'ada@example.com', subject: 'welcome' });
+    expect(ex.lease.value).toEqual({ to: 'bob@example.com', subject: 'welcome' });
+    expect(ex.lease.state).toBe('acked');
+    expect(await zk.getChildren('/queues/mail')).toEqual([]);
   });
 
   // Last: it restarts the whole cluster.
