@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ZabClient } from '@zabkit/client';
 import { Barrier, DoubleBarrier } from '@zabkit/barrier';
@@ -132,6 +133,29 @@ describe('DoubleBarrier', () => {
     }
   });
 
+  it("a participant whose session expires while waiting is no longer counted, and is told", async () => {
+    const path = fresh();
+    const proxy = await Proxy.start(tc.cluster.node(3).clientPort);
+    const doomed = await connect(proxy.address, { sessionTimeoutMs: 1_000, shuffle: false, retry: { minTimeout: 20, maxTimeout: 200 } });
+    try {
+      const others = await Promise.all([1, 2, 3].map(() => tc.client()));
+      const dying = track(new DoubleBarrier(doomed, path, 3, { id: 'doomed' }).enter({ timeoutMs: 20_000 }));
+      const first = track(new DoubleBarrier(others[0]!, path, 3, { id: 'a' }).enter({ timeoutMs: 20_000 }));
+      await waitForChildren(path, 2);
+      proxy.cut();
+      await waitForChildren(path, 1); // the servers expired it: its node is gone
+      const second = track(new DoubleBarrier(others[1]!, path, 3, { id: 'b' }).enter({ timeoutMs: 20_000 }));
+      await expectBlocked([first, second], 400); // 2 live participants of 3: nobody passes
+      const third = track(new DoubleBarrier(others[2]!, path, 3, { id: 'c' }).enter({ timeoutMs: 20_000 }));
+      await Promise.all([first.promise, second.promise, third.promise]);
+      proxy.restore();
+      await expect(dying.promise).rejects.toMatchObject({ code: 'SessionExpired' });
+    } finally {
+      await doomed.close().catch(() => {});
+      await proxy.close();
+    }
+  });
+
   it('enter rejects on timeout and withdraws the participant; a duplicate id is refused', async () => {
     const path = fresh();
     const other = await tc.client();
@@ -146,6 +170,21 @@ describe('DoubleBarrier', () => {
     await expect(entering.promise).rejects.toMatchObject({ code: 'Closed' });
     await waitForChildren(path, 0);
     expect(() => new DoubleBarrier(zk, path, 3, { id: 'ready' })).toThrow(TypeError);
+  });
+});
+
+describe('README', () => {
+  it('the README example is the tested one, and it works', async () => {
+    const source = await readFile(new URL('./readme-example.ts', import.meta.url), 'utf8');
+    const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion readme/.exec(source)?.[1];
+    expect(region).toBeDefined();
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + region + '```');
+    process.env.ZABKIT_SERVERS = tc.connectString;
+    const ex = await import('./readme-example.js');
+    expect([...ex.log].sort()).toEqual(['w1 working', 'w2 working', 'w3 working']);
+    expect(await zk.exists('/barriers/deploy')).toBeNull();
+    expect(await zk.getChildren('/barriers/step-1')).toEqual([]);
   });
 });
 
