@@ -227,6 +227,11 @@ export class Leader {
   private syncLearner(l: LearnerHandler): void {
     const plan = this.ctx.history.planSync(l.lastZxid);
     const send = (msg: PeerMessage) => this.ctx.send(l.sid, msg);
+    // TRUNC and SNAP make the learner drop what it logged above the sync point, including any
+    // outstanding proposal it acked before it (re)connected: those acks no longer stand for a
+    // durable copy. It logs and acks them again after NEWLEADER.
+    const keptUpTo = plan.kind === 'trunc' ? plan.to : plan.kind === 'snap' ? this.ctx.replica.lastApplied : null;
+    if (keptUpTo !== null) for (const o of this.outstanding) if (o.txn.hdr.zxid > keptUpTo) o.acks.delete(l.sid);
     if (plan.kind === 'snap') {
       const zxid = this.ctx.replica.lastApplied;
       this.ctx.log(`sync ${l.sid}: SNAP at 0x${zxid.toString(16)} (learner at 0x${l.lastZxid.toString(16)})`);
