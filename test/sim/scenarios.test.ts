@@ -362,6 +362,55 @@ describe('recovery scenarios (classic ZooKeeper bugs)', () => {
     });
   });
 
+  it("a learner TRUNCated while a proposal is outstanding: its old ack no longer counts toward the quorum", () => {
+    // Five voters. A logs and acks proposal P at once; the others' disks are slow. A's link to the
+    // leader breaks, A comes back, and is TRUNCated below P (P is not committed yet); its re-append
+    // of P is slow. When the slow acks arrive, P must not be committed on the strength of A's
+    // pre-TRUNC ack: at that point only the leader and one other hold P. Crash those two and
+    // every in-flight disk write: the three survivors must still have every acknowledged write.
+    scenario({ voters: 5, seed: 71 }, (w) => {
+      const { sim } = w;
+      const { leader, followers } = roles(sim);
+      const [a, c, ...rest] = followers as [number, number, number, number];
+      const conn = session(sim, leader);
+      sim.slowDisks.set(c, 1_500);
+      for (const id of rest) sim.slowDisks.set(id, 6_000);
+      const [xid] = sendCreates(sim, conn, 'p', 1);
+      expect(sim.run(500, () => sim.disk(a).lastZxid() > sim.disk(c).lastZxid())).toBe(true);
+      const p = sim.disk(a).lastZxid();
+      sim.run(30);
+      let truncated = false;
+      sim.hooks.push({
+        onDelivered: (_from, to, msg) => {
+          if (to === a && msg.k === PeerKind.trunc && !truncated) {
+            truncated = true;
+            // A's disk turns slow right after the TRUNC: its re-append of P comes late.
+            sim.schedule(sim.now, () => sim.slowDisks.set(a, 3_000));
+          }
+        },
+      });
+      sim.cutLink(leader, a);
+      expect(sim.run(1_400, () => truncated && sim.disk(a).lastZxid() < p)).toBe(true);
+      // C's slow ack arrives: the leader has acks from itself and C, plus A's from before the TRUNC.
+      expect(sim.run(1_500, () => sim.disk(c).lastZxid() >= p)).toBe(true);
+      sim.run(100);
+      collect(w, conn, [xid!], 0);
+      const copies = sim.ids.filter((id) => sim.disk(id).lastZxid() >= p);
+      expect(copies.sort()).toEqual([leader, c].sort());
+      // Two durable copies of five is no quorum: P must not be committed (nor acknowledged) yet.
+      expect(w.checker.acked, `P acked with durable copies only on ${copies.join(',')}`).toHaveLength(0);
+      expect(sim.node(leader)!.lastAppliedZxid()).toBeLessThan(p);
+      // The two durable holders besides A die; so does every write still in flight.
+      const doomed = copies.filter((id) => id !== a).slice(0, 2);
+      sim.slowDisks.clear();
+      for (const id of sim.ids) sim.crash(id);
+      for (const id of sim.ids) if (!doomed.includes(id)) sim.start(id);
+      expect(sim.run(10_000, () => sim.leaders().length === 1)).toBe(true);
+      for (const id of doomed) sim.start(id);
+      settle(w);
+    });
+  });
+
   it('DIFF, TRUNC and SNAP each run and leave identical replicas', () => {
     scenario({ voters: 3, seed: 61, committedLogSize: 4 }, (w) => {
       const { sim } = w;
