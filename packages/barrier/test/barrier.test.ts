@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type ZabClient } from '@zabkit/client';
+import { ConnectionLossError, connect, type ZabClient } from '@zabkit/client';
 import { Barrier, DoubleBarrier } from '@zabkit/barrier';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
@@ -154,6 +154,38 @@ describe('DoubleBarrier', () => {
       await doomed.close().catch(() => {});
       await proxy.close();
     }
+  });
+
+  it('lost replies of the join and of the leave: the participant recognises its own node, nothing is left', async () => {
+    const path = fresh();
+    const c = await tc.client();
+    const other = await tc.client();
+    // fault injection: the write is applied by the ensemble, but the caller sees ConnectionLoss (a lost reply)
+    const lost: string[] = [];
+    const create = c.create.bind(c);
+    c.create = async (...args: Parameters<ZabClient['create']>) => {
+      const result = await create(...args);
+      if (!lost.includes('create') && args[0] === `${path}/me`) {
+        lost.push('create');
+        throw new ConnectionLossError('reply lost (injected)');
+      }
+      return result;
+    };
+    const multi = c.multi.bind(c);
+    c.multi = async (...args: Parameters<ZabClient['multi']>) => {
+      const result = await multi(...args);
+      if (!lost.includes('multi')) {
+        lost.push('multi');
+        throw new ConnectionLossError('reply lost (injected)');
+      }
+      return result;
+    };
+    const me = new DoubleBarrier(c, path, 2, { id: 'me' });
+    const you = new DoubleBarrier(other, path, 2, { id: 'you' });
+    await Promise.all([me.enter({ timeoutMs: 10_000 }), you.enter({ timeoutMs: 10_000 })]);
+    await Promise.all([me.leave({ timeoutMs: 10_000 }), you.leave({ timeoutMs: 10_000 })]);
+    expect(lost).toEqual(['create', 'multi']); // 'me' is the lowest: the last one out
+    expect(await zk.getChildren(path)).toEqual([]);
   });
 
   it('enter rejects on timeout and withdraws the participant; a duplicate id is refused', async () => {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type ZabClient } from '@zabkit/client';
+import { ConnectionLossError, connect, type Op, type ZabClient } from '@zabkit/client';
 import { FifoQueue, bytesCodec, type Lease } from '@zabkit/queue';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
@@ -133,6 +133,30 @@ describe('FifoQueue', () => {
       }
     }
     expect(received.filter((r) => r.length > 0).length).toBeGreaterThan(1);
+    expect(await zk.getChildren(path)).toEqual([]);
+  });
+
+  it('lost replies of the claim and of the final delete: the item is delivered once, no lock is left behind', async () => {
+    const path = fresh();
+    const c = await tc.client();
+    const q = new FifoQueue<string>(c, path);
+    await q.put('x');
+    await q.put('y');
+    // fault injection: the multi is applied by the ensemble, but the caller sees ConnectionLoss (a lost reply)
+    const lost: string[] = [];
+    const multi = c.multi.bind(c);
+    c.multi = async (ops: readonly Op[], options) => {
+      const kind = ops.some((o) => o.type === 'create') ? 'claim' : 'remove';
+      const result = await multi(ops, options);
+      if (!lost.includes(kind)) {
+        lost.push(kind);
+        throw new ConnectionLossError('reply lost (injected)');
+      }
+      return result;
+    };
+    expect(await q.take({ timeoutMs: 5_000 })).toBe('x');
+    expect(lost).toEqual(['claim', 'remove']);
+    expect(await q.take({ timeoutMs: 5_000 })).toBe('y');
     expect(await zk.getChildren(path)).toEqual([]);
   });
 
