@@ -40,6 +40,8 @@ export class ConfigDirectoryWatcher<T = unknown> extends EventEmitter<ConfigDire
   private closed = false;
   private failure: Error | undefined;
   private startPromise: Promise<void> | undefined;
+  /** Aborted by close(): pending waits reject with Closed. */
+  private readonly lifetime = new AbortController();
 
   constructor(client: ZabClient, path: string, options: ConfigWatcherOptions<T> = {}) {
     super();
@@ -78,13 +80,17 @@ export class ConfigDirectoryWatcher<T = unknown> extends EventEmitter<ConfigDire
 
   /** Resolves with the snapshot once `predicate(snapshot)` holds. */
   async waitFor(predicate: (snapshot: ReadonlyMap<string, T>) => boolean, options: WaitOptions = {}): Promise<Map<string, T>> {
+    if (this.closed) throw zabError('Closed', 'ConfigDirectoryWatcher is closed', { path: this.path });
     await waitUntil(
       () => this.started && predicate(this.values),
       (onChange, fail) => {
         const onErr = (e: Error): void => fail(e);
         this.on('snapshot', onChange);
         this.on('error', onErr);
+        const onClose = (): void => fail(zabError('Closed', `ConfigDirectoryWatcher closed while waiting`, { path: this.path }));
+        this.lifetime.signal.addEventListener('abort', onClose, { once: true });
         return () => {
+          this.lifetime.signal.removeEventListener('abort', onClose);
           this.off('snapshot', onChange);
           this.off('error', onErr);
         };
@@ -110,6 +116,7 @@ export class ConfigDirectoryWatcher<T = unknown> extends EventEmitter<ConfigDire
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.lifetime.abort();
     this.refresher.stop();
     this.detach(this.client);
     for (const c of this.children.values()) void c.close();

@@ -61,6 +61,8 @@ export class ConfigWatcher<T = unknown> extends EventEmitter<ConfigWatcherEvents
   private closed = false;
   private failure: Error | undefined;
   private startPromise: Promise<void> | undefined;
+  /** Aborted by close(): pending waits reject with Closed. */
+  private readonly lifetime = new AbortController();
 
   constructor(client: ZabClient, path: string, options: ConfigWatcherOptions<T> = {}, internal?: Managed) {
     super();
@@ -115,13 +117,17 @@ export class ConfigWatcher<T = unknown> extends EventEmitter<ConfigWatcherEvents
 
   /** Resolves with the value once `predicate(value)` holds (at once if it already does). */
   async waitFor(predicate: (value: T | undefined) => boolean, options: WaitOptions = {}): Promise<T | undefined> {
+    if (this.closed) throw zabError('Closed', 'ConfigWatcher is closed', { path: this.path });
     await waitUntil(
       () => this.loaded && predicate(this.current),
       (onChange, fail) => {
         const onErr = (e: Error): void => fail(e);
         this.on('change', onChange);
         this.on('error', onErr);
+        const onClose = (): void => fail(zabError('Closed', `ConfigWatcher closed while waiting`, { path: this.path }));
+        this.lifetime.signal.addEventListener('abort', onClose, { once: true });
         return () => {
+          this.lifetime.signal.removeEventListener('abort', onClose);
           this.off('change', onChange);
           this.off('error', onErr);
         };
@@ -168,6 +174,7 @@ export class ConfigWatcher<T = unknown> extends EventEmitter<ConfigWatcherEvents
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.lifetime.abort();
     this.refresher.stop();
     this.detach(this.client);
     for (const ch of [...this.channels]) ch.end();

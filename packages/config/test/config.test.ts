@@ -13,6 +13,8 @@ import {
   type ConfigChange,
 } from '../src/index.js';
 import { nextEvent } from './util.js';
+import { readFile } from 'node:fs/promises';
+import { configExample } from './readme-example.js';
 
 let tc: TestCluster;
 let a: ZabClient; // watchers
@@ -151,6 +153,10 @@ describe('ConfigWatcher', () => {
     await w.start({ timeoutMs: 5_000 });
     await expect(w.waitFor((v) => v === 1, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'OperationTimeout' });
     await expect(w.waitFor((v) => v === 1, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'Aborted' });
+    const pending = w.waitFor((v) => v === 1);
+    await w.close();
+    await expect(pending).rejects.toMatchObject({ code: 'Closed' });
+    await expect(w.waitFor(() => true)).rejects.toMatchObject({ code: 'Closed' });
   });
 
   it("survives its server being killed: reconnects, sees what was published meanwhile, keeps updating", async () => {
@@ -266,5 +272,25 @@ describe('ConfigDirectoryWatcher', () => {
     await Promise.all(writes);
     const snap = await dir.waitFor((m) => m.size === 10 && [...m.values()].every((v) => v === 4), { timeoutMs: 10_000 });
     expect([...snap.keys()].sort()).toEqual(Array.from({ length: 10 }, (_, k) => `k${k}`).sort());
+  });
+});
+
+describe('README', () => {
+  it('shows the example verbatim, and the example works', async () => {
+    const source = await readFile(new URL('./readme-example.ts', import.meta.url), 'utf8');
+    const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion readme/.exec(source)![1]!;
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + region + '```');
+
+    const applied: number[] = [];
+    const log = console.log;
+    console.log = () => {};
+    try {
+      const tenants = await configExample(a, (l) => applied.push(l.rps));
+      expect(tenants).toEqual(new Map([['acme', { rps: 5, burst: 1 }]]));
+    } finally {
+      console.log = log;
+    }
+    expect(applied).toEqual([100, 200]);
   });
 });
