@@ -38,6 +38,8 @@ export class ServiceCache<M extends Metadata = Metadata> extends EventEmitter<Se
   private closed = false;
   private failure: Error | undefined;
   private startPromise: Promise<void> | undefined;
+  /** Aborted by close(): pending waits reject with Closed. */
+  private readonly lifetime = new AbortController();
 
   constructor(client: ZabClient, options: ServiceCacheOptions) {
     super();
@@ -74,6 +76,7 @@ export class ServiceCache<M extends Metadata = Metadata> extends EventEmitter<Se
 
   /** Resolves with the instances once `predicate(instances)` holds. */
   waitFor(predicate: (instances: ServiceInstance<M>[]) => boolean, options: WaitOptions = {}): Promise<ServiceInstance<M>[]> {
+    if (this.closed) return Promise.reject(zabError('Closed', 'ServiceCache is closed', { path: this.path }));
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const check = (): void => {
@@ -81,11 +84,13 @@ export class ServiceCache<M extends Metadata = Metadata> extends EventEmitter<Se
       };
       const onError = (e: Error): void => finish(e);
       const onAbort = (): void => finish(zabError('Aborted', 'ServiceCache.waitFor aborted', { cause: options.signal?.reason }));
+      const onClose = (): void => finish(zabError('Closed', 'ServiceCache closed while waiting', { path: this.path }));
       const finish = (err?: Error): void => {
         if (timer) clearTimeout(timer);
         for (const e of ['added', 'removed', 'updated'] as const) this.off(e, check);
         this.off('error', onError);
         options.signal?.removeEventListener('abort', onAbort);
+        this.lifetime.signal.removeEventListener('abort', onClose);
         if (err) reject(err);
         else resolve(this.instances());
       };
@@ -93,6 +98,7 @@ export class ServiceCache<M extends Metadata = Metadata> extends EventEmitter<Se
       for (const e of ['added', 'removed', 'updated'] as const) this.on(e, check);
       this.on('error', onError);
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.lifetime.signal.addEventListener('abort', onClose, { once: true });
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => finish(zabError('OperationTimeout', `ServiceCache.waitFor: not true after ${options.timeoutMs} ms`)), options.timeoutMs);
       }
@@ -116,6 +122,7 @@ export class ServiceCache<M extends Metadata = Metadata> extends EventEmitter<Se
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.lifetime.abort();
     this.refresher.stop();
     for (const slot of this.slots.values()) slot.refresher.stop();
     this.detach(this.client);

@@ -5,6 +5,8 @@ import { startTestCluster, type TestCluster } from '../../../test/support/cluste
 import { Proxy } from '../../../test/support/proxy.js';
 import { Provider, ServiceCache, ServiceRegistry, discover } from '../src/index.js';
 import { nextEvent } from './util.js';
+import { readFile } from 'node:fs/promises';
+import { registryExample } from './readme-example.js';
 
 let tc: TestCluster;
 let watcher: ZabClient; // the "other session" that observes
@@ -190,5 +192,25 @@ describe('ServiceRegistry', () => {
     expect(instance.id).toBe('k1');
     expect((await watcher.exists('/svc/reconnect/api/k1'))?.ephemeralOwner).toBe(client.sessionId);
     await registry.close();
+  });
+});
+
+describe('README', () => {
+  it('shows the example verbatim, and the example works', async () => {
+    const source = await readFile(new URL('./readme-example.ts', import.meta.url), 'utf8');
+    const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion readme/.exec(source)![1]!;
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + region + '```');
+
+    expect(await registryExample(tc.connectString)).toEqual(['http://10.0.0.7:8080', 'http://10.0.0.8:8080', 'http://10.0.0.7:8080']);
+    expect(await discover(watcher, '/services', 'billing')).toEqual([]); // `await using` unregistered them
+  });
+
+  it('ServiceCache.waitFor rejects with Closed when the cache closes', async () => {
+    const cache = new ServiceCache(watcher, { basePath: '/svc/closed', name: 'x' });
+    await cache.start();
+    const pending = cache.waitFor((xs) => xs.length > 0);
+    await cache.close();
+    await expect(pending).rejects.toMatchObject({ code: 'Closed' });
   });
 });
