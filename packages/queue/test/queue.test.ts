@@ -241,6 +241,27 @@ describe('FifoQueue', () => {
     expect(await zk.getChildren('/queues/mail')).toEqual([]);
   });
 
+  it("the consumer's server is killed (-9) while it holds a lease and waits in take: both carry over", async () => {
+    const path = fresh();
+    const c = await tc.client();
+    const other = await tc.client();
+    const q = new FifoQueue<string>(c, path);
+    await q.put('a');
+    const lease = await q.take({ lease: true, timeoutMs: 5_000 });
+    const waiting = q.take({ timeoutMs: 20_000 });
+    const victim = [1, 2, 3].find((id) => tc.cluster.address(id) === c.serverAddress)!;
+    expect(victim).toBeDefined();
+    const reconnected = once(c, 'reconnected');
+    await tc.cluster.kill(victim);
+    await reconnected; // same session, another server
+    await new FifoQueue<string>(other, path).put('b');
+    expect(await waiting).toBe('b'); // the watch was re-registered on the new server
+    expect(await new FifoQueue<string>(other, path).tryTake()).toBeUndefined(); // 'a' is still leased
+    await lease.ack();
+    expect(await zk.getChildren(path)).toEqual([]);
+    await tc.cluster.startNode(victim);
+  });
+
   // Last: it restarts the whole cluster.
   it('items survive a full cluster restart, in order', async () => {
     const path = fresh();
