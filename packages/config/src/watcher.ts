@@ -245,7 +245,7 @@ export class ConfigWatcher<T = unknown> extends EventEmitter<ConfigWatcherEvents
       const hadValue = this.goodStat !== null;
       this.current = undefined;
       this.goodStat = null;
-      if (firstLoad) return;
+      if (firstLoad) return this.pushInitial();
       const change: ConfigChange<T> = { value: undefined, previous, version: -1, stat: null };
       this.emit('deleted', change);
       if (hadValue) this.publish(change);
@@ -261,12 +261,19 @@ export class ConfigWatcher<T = unknown> extends EventEmitter<ConfigWatcherEvents
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.emit('invalid', new ConfigValidationError(`invalid config at ${this.path} (version ${stat.version}): ${reason}`, this.path, stat.version, data, err));
+      if (firstLoad) this.pushInitial();
       return;
     }
     const previous = this.current;
     this.current = value;
     this.goodStat = stat;
-    if (!firstLoad) this.publish({ value, previous, version: stat.version, stat });
+    if (firstLoad) this.pushInitial();
+    else this.publish({ value, previous, version: stat.version, stat });
+  }
+
+  /** Iterators made before the first load start with the loaded value. */
+  private pushInitial(): void {
+    for (const ch of this.channels) ch.push(this.current);
   }
 
   private publish(change: ConfigChange<T>): void {

@@ -145,7 +145,11 @@ describe('ConfigWatcher', () => {
     await publish(b, '/cfg/plain', 'hello', { codec: stringCodec });
     expect((await b.getString('/cfg/plain')).data).toBe('hello');
     await using w = new ConfigWatcher<string>(a, '/cfg/plain', { codec: stringCodec });
+    const iter = w.values(); // made before start: begins with the loaded value
     expect(await w.start()).toBe('hello');
+    expect(await iter.next()).toEqual({ value: 'hello', done: false });
+    await w.close();
+    expect(await iter.next()).toEqual({ value: undefined, done: true }); // ends on close
   });
 
   it('start and waitFor honour timeoutMs and signal', async () => {
