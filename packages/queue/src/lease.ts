@@ -74,7 +74,8 @@ export class Lease<T> {
   async abandon(): Promise<void> {
     if (this.current !== 'held') return;
     this.lose('the queue was closed');
-    await deleteLock(this.client, this.lockPath, {}).catch(() => {});
+    // one attempt: if it fails, the lock still goes with the session
+    await this.client.delete(this.lockPath, { timeoutMs: 5_000 }).catch(() => {});
   }
 
   private lose(why: string): void {

@@ -92,6 +92,7 @@ export class FifoQueue<T = unknown> {
   /** Like `take`, but resolves with undefined at once when no item is available. */
   tryTake(options?: TakeOptions & { lease?: false }): Promise<T | undefined>;
   tryTake(options: TakeOptions & { lease: true }): Promise<Lease<T> | undefined>;
+  tryTake(options?: TakeOptions): Promise<T | Lease<T> | undefined>;
   async tryTake(options: TakeOptions = {}): Promise<T | Lease<T> | undefined> {
     return this.takeInternal(options, false);
   }
