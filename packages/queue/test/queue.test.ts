@@ -183,6 +183,14 @@ describe('FifoQueue', () => {
       expect(await q2.take({ timeoutMs: 5_000 })).toBe('a');
       expect(await q2.take({ timeoutMs: 5_000 })).toBe('b');
       expect(await zk.getChildren(path)).toEqual([]);
+
+      // closing a queue handle gives its unacked leases back and tells their holders
+      await q.put('c');
+      const lc = await q2.take({ lease: true, timeoutMs: 5_000 });
+      await q2.close();
+      expect(lc.signal.aborted).toBe(true);
+      expect(lc.state).toBe('lost');
+      expect(await q.take({ timeoutMs: 5_000 })).toBe('c');
     });
 
     it("a dead consumer's unacked item is redelivered; an acked one never is", async () => {
