@@ -1,14 +1,15 @@
 import type { ZabClient } from '@zabkit/client';
 import { Mutex } from '@zabkit/lock';
 
-/** Stands for your database: it remembers the highest fencing token and refuses older ones. */
+/** Stands for your database: per key, it remembers the highest fencing token and refuses older ones. */
 export class FencedStore {
-  private highest = -1n;
+  private readonly highest = new Map<string, bigint>();
   readonly writes: string[] = [];
 
-  write(token: bigint, value: string): void {
-    if (token < this.highest) throw new Error(`stale fencing token ${token} (store has seen ${this.highest})`);
-    this.highest = token;
+  write(key: string, token: bigint, value: string): void {
+    const seen = this.highest.get(key) ?? -1n;
+    if (token < seen) throw new Error(`stale fencing token ${token} for ${key} (store has seen ${seen})`);
+    this.highest.set(key, token);
     this.writes.push(value);
   }
 }
@@ -20,7 +21,7 @@ export async function runJob(client: ZabClient, jobId: string, store: FencedStor
     async (lease) => {
       // ... the job's work; if ownership is lost, lease.signal aborts: stop writing.
       lease.signal.throwIfAborted();
-      store.write(lease.fencingToken, `${jobId} done by session 0x${client.sessionId.toString(16)}`);
+      store.write(jobId, lease.fencingToken, `${jobId} done by session 0x${client.sessionId.toString(16)}`);
     },
     { timeoutMs: 10_000 },
   );

@@ -83,7 +83,7 @@ describe('Mutex under faults', () => {
     const store = new FencedStore();
     const mutex = new Mutex(holder, path);
     const lease = await mutex.acquire({ timeoutMs: 5_000 });
-    store.write(lease.fencingToken, 'first holder');
+    store.write(path, lease.fencingToken, 'first holder');
 
     const taking = new Mutex(b, path).acquire({ timeoutMs: 20_000 });
     const lost = aborted(lease.signal);
@@ -92,9 +92,9 @@ describe('Mutex under faults', () => {
     expect(hasCode(reason, 'ConnectionLoss') || hasCode(reason, 'SessionExpired')).toBe(true);
     expect(mutex.isHeld).toBe(false);
     expect(next.fencingToken).toBeGreaterThan(lease.fencingToken);
-    store.write(next.fencingToken, 'second holder');
+    store.write(path, next.fencingToken, 'second holder');
     // the first holder wakes up late and tries to write with its old token: refused
-    expect(() => store.write(lease.fencingToken, 'stale write')).toThrow(/stale fencing token/);
+    expect(() => store.write(path, lease.fencingToken, 'stale write')).toThrow(/stale fencing token/);
     expect(store.writes).toEqual(['first holder', 'second holder']);
 
     const expired = once(holder, 'expired');

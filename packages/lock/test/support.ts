@@ -24,8 +24,9 @@ export function loseNextReply(client: ZabClient, onDrop: () => void, op: number 
   });
 }
 
-export function once<T = void>(emitter: { once(event: string, fn: (arg: T) => void): unknown }, event: string): Promise<T> {
-  return new Promise((resolve) => emitter.once(event, resolve));
+/** The first argument of the next `event` from a typed eventemitter3 emitter. */
+export function once<T = void>(emitter: { once(event: never, fn: never): unknown }, event: string): Promise<T> {
+  return new Promise((resolve) => (emitter as unknown as { once(e: string, fn: (arg: T) => void): void }).once(event, resolve));
 }
 
 export function aborted(signal: AbortSignal): Promise<unknown> {
