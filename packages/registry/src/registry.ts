@@ -90,7 +90,7 @@ export class ServiceRegistry<M extends Metadata = Metadata> extends EventEmitter
     const entry: Entry<M> = { instance, path: instancePath(this.basePath, input.name, id), permanent: options.permanent === true, queue: Promise.resolve(), removed: false };
     this.entries.set(id, entry);
     try {
-      await this.enqueue(entry, () => this.write(entry, this.current, callOptions(options)));
+      await this.enqueue(entry, () => this.writeRetrying(entry, callOptions(options)));
     } catch (err) {
       this.entries.delete(id);
       throw err;
@@ -113,7 +113,7 @@ export class ServiceRegistry<M extends Metadata = Metadata> extends EventEmitter
     if (change.port !== undefined) next.port = change.port;
     if (change.metadata !== undefined) next.metadata = change.metadata;
     entry.instance = next;
-    await this.enqueue(entry, () => this.write(entry, this.current, callOptions(options)));
+    await this.enqueue(entry, () => this.writeRetrying(entry, callOptions(options)));
     return next;
   }
 
@@ -248,6 +248,25 @@ export class ServiceRegistry<M extends Metadata = Metadata> extends EventEmitter
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * `write` through the current client, tried again (a few times) after a
+   * retryable error such as a lost reply: the next attempt finds the node it
+   * may have created by its ephemeral owner.
+   */
+  private async writeRetrying(entry: Entry<M>, call: CallOptions): Promise<void> {
+    let pause = this.options.retryDelayMs ?? 50;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.write(entry, this.current, call);
+        return;
+      } catch (err) {
+        if (!isRetryable(err) || attempt >= 5 || call.signal?.aborted) throw err;
+        await sleep(pause);
+        pause = Math.min(1000, pause * 2);
+      }
+    }
   }
 
   /**

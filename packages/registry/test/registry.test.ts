@@ -1,6 +1,6 @@
 // ServiceRegistry / ServiceCache against a real 3-node cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeExistsError, SessionExpiredError, connect, waitForDeletion, type ConnectOptions, type ZabClient } from '@zabkit/client';
+import { ConnectionLossError, NodeExistsError, SessionExpiredError, connect, waitForDeletion, type ConnectOptions, type ZabClient } from '@zabkit/client';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
 import { Provider, ServiceCache, ServiceRegistry, discover } from '../src/index.js';
@@ -100,6 +100,26 @@ describe('ServiceRegistry', () => {
     provider.noteError(cache.get('p2')!);
     expect(new Set([0, 1, 2, 3].map(() => provider.getInstance()?.id))).toEqual(new Set(['p1', 'p3']));
     await reg2.close();
+  });
+
+  it('a lost create reply: the registration succeeds once, with the node this session created', async () => {
+    const c = await tc.client();
+    const create = c.create.bind(c);
+    let lost = 0;
+    // fault injection: the create is applied by the ensemble, but the caller sees ConnectionLoss
+    c.create = async (...args: Parameters<ZabClient['create']>) => {
+      const path = await create(...args);
+      if (path.endsWith('/lost-1') && lost++ === 0) throw new ConnectionLossError('reply lost (injected)');
+      return path;
+    };
+    const registry = new ServiceRegistry(c, { basePath: '/svc/lost' });
+    const reg = await registry.register({ name: 'api', id: 'lost-1', address: 'h', port: 1 });
+    expect(lost).toBe(1);
+    expect(reg.instance?.id).toBe('lost-1');
+    expect((await watcher.exists('/svc/lost/api/lost-1'))?.ephemeralOwner).toBe(c.sessionId);
+    expect((await discover(watcher, '/svc/lost', 'api')).map((i) => i.id)).toEqual(['lost-1']);
+    await registry.close();
+    await c.close();
   });
 
   it('a killed instance (session expired behind a cut-off) is removed within the session timeout', async () => {
