@@ -1,8 +1,8 @@
 import type { Rng } from './rng.js';
 import type { SimCluster } from './sim-cluster.js';
 
-export type FaultKind = 'crash' | 'crashLeader' | 'partition' | 'isolateLeader' | 'cutLink' | 'slowLink';
-const KINDS: readonly FaultKind[] = ['crash', 'crashLeader', 'partition', 'isolateLeader', 'cutLink', 'slowLink'];
+export type FaultKind = 'crash' | 'crashLeader' | 'partition' | 'isolateLeader' | 'cutLink' | 'slowLink' | 'slowDisk';
+const KINDS: readonly FaultKind[] = ['crash', 'crashLeader', 'partition', 'isolateLeader', 'cutLink', 'slowLink', 'slowDisk'];
 
 export interface FaultPlan {
   /** Faults start at or after this sim time... */
@@ -17,7 +17,8 @@ export interface FaultPlan {
  * random server or of the current leader, partitions (random minority /
  * majority splits, or the leader alone) healed later, single link breaks, and
  * slow links (extra delay one way for a while, so messages on other links
- * overtake them; FIFO within the link still holds). Returns the kinds chosen.
+ * overtake them; FIFO within the link still holds), and slow disks (a server's
+ * fsyncs, hence its acks, come late for a while). Returns the kinds chosen.
  */
 export function scheduleFaults(sim: SimCluster, rng: Rng, plan: FaultPlan): FaultKind[] {
   const kinds: FaultKind[] = [];
@@ -82,6 +83,14 @@ export function scheduleFaults(sim: SimCluster, rng: Rng, plan: FaultPlan): Faul
           sim.schedule(sim.now + heal, () => sim.slowLinks.delete(key));
         });
         break;
+      case 'slowDisk':
+        sim.schedule(at, () => {
+          const id = rng.pick(sim.ids);
+          sim.slowDisks.set(id, rng.int(20, 600));
+          sim.logs.push(`${sim.now} [sim] slow disk ${id}`);
+          sim.schedule(sim.now + heal, () => sim.slowDisks.delete(id));
+        });
+        break;
     }
   }
   return kinds;
@@ -91,5 +100,6 @@ export function scheduleFaults(sim: SimCluster, rng: Rng, plan: FaultPlan): Faul
 export function healAll(sim: SimCluster): void {
   sim.setPartition(null);
   sim.slowLinks.clear();
+  sim.slowDisks.clear();
   for (const id of sim.ids) if (!sim.running(id)) sim.start(id);
 }

@@ -6,7 +6,7 @@ import { runSeed, type SeedResult } from './run-seed.js';
  * `SIM_SEEDS` choose a range (see README.md); the default range keeps
  * `pnpm test` fast.
  */
-const DEFAULT_SEEDS = 200;
+const DEFAULT_SEEDS = 300;
 const env = process.env;
 const single = env.SEED !== undefined && env.SEED !== '' ? Number(env.SEED) : null;
 const startSeed = single ?? Number(env.SIM_START ?? 1);

@@ -53,6 +53,8 @@ interface SimServer {
   gen: number;
   /** When this node's storage queue is free again (ops run strictly in order). */
   storageFreeAt: number;
+  /** When the last scheduled fsync batch starts writing (group commit: Readies issued before that join it). */
+  batchStartAt: number;
 }
 
 /** A client connection as the simulator sees it: frames arrive in order. */
@@ -111,7 +113,7 @@ export class SimCluster {
     this.peers = [];
     for (let i = 1; i <= this.opts.voters; i++) this.peers.push({ id: i, role: 'participant' });
     for (let i = 1; i <= this.opts.observers; i++) this.peers.push({ id: this.opts.voters + i, role: 'observer' });
-    for (const p of this.peers) this.servers.set(p.id, { id: p.id, node: null, disk: new SimDisk(), gen: 0, storageFreeAt: 0 });
+    for (const p of this.peers) this.servers.set(p.id, { id: p.id, node: null, disk: new SimDisk(), gen: 0, storageFreeAt: 0, batchStartAt: 0 });
   }
 
   get ids(): number[] {
@@ -148,6 +150,7 @@ export class SimCluster {
     node.restore(chunks, txns, { acceptedEpoch: s.disk.acceptedEpoch, currentEpoch: s.disk.currentEpoch });
     s.node = node;
     s.storageFreeAt = this.now;
+    s.batchStartAt = this.now;
     node.start(this.now);
     this.drain(s);
     this.push({ at: this.now + this.opts.tickMs, kind: 'tick', id, gen: s.gen });
@@ -396,8 +399,16 @@ export class SimCluster {
         this.deliver(s.id, m.to, m.msg);
       }
       if (r.storage.length > 0 || r.sendAfterStorage.length > 0) {
-        const fsync = r.storage.length > 0 ? this.rng.int(this.opts.minFsyncMs, this.opts.maxFsyncMs) + (this.slowDisks.get(s.id) ?? 0) : 0;
-        const at = Math.max(this.now, s.storageFreeAt) + fsync;
+        // Group commit, as the real runtime does: while one fsync is in progress, every Ready issued
+        // meanwhile joins the next batch, which starts when the current one ends (one fsync for all).
+        let at: number;
+        if (r.storage.length === 0) at = Math.max(this.now, s.storageFreeAt);
+        else if (this.now < s.batchStartAt) at = s.storageFreeAt;
+        else {
+          const start = Math.max(this.now, s.storageFreeAt);
+          at = start + this.rng.int(this.opts.minFsyncMs, this.opts.maxFsyncMs) + (this.slowDisks.get(s.id) ?? 0);
+          s.batchStartAt = start;
+        }
         s.storageFreeAt = at;
         this.push({ at, kind: 'storage', id: s.id, gen: s.gen, ops: r.storage, after: r.sendAfterStorage });
       }
