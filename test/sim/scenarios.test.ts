@@ -36,7 +36,7 @@ function scenario(opts: SimOptions, body: (w: World) => void): World {
 }
 
 /** A client session on `server` (waits for Connected). */
-function session(sim: SimCluster, server: number, sessionId = 0n, passwd = new Uint8Array(), lastZxid: Zxid = 0n): SimConn {
+function session(sim: SimCluster, server: number, sessionId = 0n, passwd: Uint8Array = new Uint8Array(), lastZxid: Zxid = 0n): SimConn {
   const conn = sim.openConn(server, sessionId, passwd, lastZxid);
   if (!sim.run(5_000, () => connected(conn) !== undefined || conn.closed)) throw new Error(`no session on ${server}`);
   if (!connected(conn)) throw new Error(`server ${server} refused the session: ${JSON.stringify(conn.frames[0])}`);

@@ -45,6 +45,9 @@ type Event =
   | { at: number; seq: number; kind: 'storage'; id: number; gen: number; ops: StorageOp[]; after: NodeReady['sendAfterStorage'] }
   | { at: number; seq: number; kind: 'call'; fn: () => void };
 
+/** An event before it gets its sequence number (Omit distributed over the union). */
+type NewEvent = Event extends infer E ? (E extends Event ? Omit<E, 'seq'> : never) : never;
+
 interface SimServer {
   id: number;
   node: ZabNode | null;
@@ -263,7 +266,7 @@ export class SimCluster {
 
   // ---- clients ---------------------------------------------------------------------
 
-  openConn(server: number, sessionId = 0n, passwd = new Uint8Array(), lastZxidSeen = 0n, timeoutMs = 4000): SimConn {
+  openConn(server: number, sessionId = 0n, passwd: Uint8Array = new Uint8Array(), lastZxidSeen = 0n, timeoutMs = 4000): SimConn {
     const conn: SimConn = { connId: this.nextConnId++, server, frames: [], closed: false };
     this.conns.set(conn.connId, conn);
     const s = this.servers.get(server)!;
@@ -323,7 +326,7 @@ export class SimCluster {
     return this.queue.splice(best, 1)[0]!;
   }
 
-  private push(e: Omit<Event, 'seq'> & { seq?: number }): void {
+  private push(e: NewEvent): void {
     this.queue.push({ ...e, seq: this.seq++ } as Event);
   }
 

@@ -19,7 +19,7 @@ interface Outstanding {
  */
 export class SimClient {
   sessionId = 0n;
-  passwd = new Uint8Array();
+  passwd: Uint8Array = new Uint8Array();
   lastZxidSeen: Zxid = 0n;
   conn: SimConn | null = null;
   private read = 0;
