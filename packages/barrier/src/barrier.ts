@@ -1,7 +1,7 @@
 import { hasCode, isRetryable, mkdirp, waitForDeletion, zabError, type ZabClient } from '@zabkit/client';
 import { parentOf } from '@zabkit/protocol';
 import type { WaitOptions } from './options.js';
-import { CallScope } from './scope.js';
+import { CallScope } from '@zabkit/client';
 
 /**
  * A single barrier: while the node at `path` exists, `wait()` blocks; removing

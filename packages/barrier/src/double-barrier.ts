@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hasCode, isRetryable, mkdirp, zabError, type ZabClient } from '@zabkit/client';
 import type { DoubleBarrierOptions, WaitOptions } from './options.js';
-import { CallScope, trigger } from './scope.js';
+import { CallScope, trigger } from '@zabkit/client';
 
 /** Name of the node the n-th participant creates to let everyone in. */
 export const READY_NODE = 'ready';

@@ -10,3 +10,5 @@ export { getServerStatus } from './status.js';
 export { Transaction } from './transaction.js';
 export type { Watcher, WatchEvent } from './watches.js';
 export type { CreateMode, EventType, Stat, ErrorCode, ServerStatus } from '@zabkit/protocol';
+export { CallScope, trigger, type WaitOptions } from './call-scope.js';
+export { Refresher } from './refresher.js';

@@ -3,7 +3,7 @@ import { hasCode, zabError, type ZabClient, type ZabError } from '@zabkit/client
 import { joinPath } from '@zabkit/protocol';
 import type { ConfigValidationError } from './errors.js';
 import type { ConfigWatcherOptions, WaitOptions } from './options.js';
-import { Refresher } from './refresher.js';
+import { Refresher } from '@zabkit/client';
 import { bounded, waitUntil } from './util.js';
 import { ConfigWatcher } from './watcher.js';
 

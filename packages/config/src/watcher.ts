@@ -3,7 +3,7 @@ import { ZabError, hasCode, zabError, type Stat, type ZabClient } from '@zabkit/
 import { jsonCodec, type Codec } from './codec.js';
 import { ConfigValidationError } from './errors.js';
 import type { ConfigWatcherOptions, WaitOptions } from './options.js';
-import { Refresher } from './refresher.js';
+import { Refresher } from '@zabkit/client';
 import { LatestChannel, bounded, waitUntil } from './util.js';
 
 /** One accepted change of a watched config node. */

@@ -13,7 +13,7 @@ import {
 import { jsonCodec, type Codec } from './codec.js';
 import { Lease, deleteLock, removeClaimed } from './lease.js';
 import type { FifoQueueOptions, TakeOptions } from './options.js';
-import { CallScope, trigger } from './scope.js';
+import { CallScope, trigger } from '@zabkit/client';
 
 /** Suffix of the ephemeral node that leases an item: `<item>.lock`. */
 export const LOCK_SUFFIX = '.lock';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { hasCode, zabError, type Stat, type ZabClient, type ZabError } from '@zabkit/client';
 import { joinPath } from '@zabkit/protocol';
 import { decodeInstance, sameInstance, servicePath } from './codec.js';
-import { Refresher } from './refresher.js';
+import { Refresher } from '@zabkit/client';
 import type { Metadata, ServiceCacheOptions, ServiceInstance, WaitOptions } from './types.js';
 
 /** Typed events of `ServiceCache`. */

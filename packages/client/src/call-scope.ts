@@ -1,5 +1,7 @@
-// Internal: the lifetime of one blocking call (take, enter, leave ...).
-import { ZabError, zabError, type ZabClient } from '@zabkit/client';
+// The lifetime of one blocking recipe call (take, enter, leave, acquire ...): the
+// caller's signal, its timeout, the handle closing and the session ending all abort it.
+import type { ZabClient } from './client.js';
+import { ZabError, zabError } from './errors.js';
 
 export interface WaitOptions {
   signal?: AbortSignal | undefined;

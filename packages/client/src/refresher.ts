@@ -1,4 +1,4 @@
-import { isRetryable } from '@zabkit/client';
+import { isRetryable } from './errors.js';
 
 /**
  * Runs `read` again and again while someone asked for it (`kick()`), never two
