@@ -51,6 +51,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private latch: LeaderLatch | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  private readonly closing = new AbortController();
 
   constructor(
     readonly client: ZabClient,
@@ -100,13 +101,17 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     return readParticipants(this.client, this.path, opts);
   }
 
-  /** Ends any term (its signal aborts), waits for `takeLeadership` to return and leaves the queue. */
+  /**
+   * Aborts a running term's signal, waits for `takeLeadership` to return and
+   * only then leaves the queue, so the next leader never overlaps this one.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort(zabError('Closed', `election ${this.path} closed`, { path: this.path }));
+    await this.running;
     const latch = this.latch;
     this.latch = undefined;
     await latch?.close();
-    await this.running;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -116,7 +121,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private async lead(latch: LeaderLatch, term: LeaderTerm): Promise<void> {
     this.emit('isLeader', term);
     try {
-      await this.options.takeLeadership(term.signal, term);
+      await this.options.takeLeadership(AbortSignal.any([term.signal, this.closing.signal]), term);
     } catch (err) {
       this.emit('error', err);
     }

@@ -64,8 +64,14 @@ export interface CloseOptions {
    * latch node is deleted. Default: `false`. Example: `{ handOn: true, timeoutMs: 10_000 }`.
    */
   handOn?: boolean;
-  /** Aborts the hand-over wait (rejects with Aborted; the latch is closed anyway). Default: none. */
+  /**
+   * Aborts the hand-over wait (rejects with Aborted; the latch is closed anyway).
+   * Default: none. Example: `{ handOn: true, signal: shutdown.signal }`.
+   */
   signal?: AbortSignal;
-  /** Limit of the hand-over wait in ms (rejects with OperationTimeout; closed anyway). Default: none. */
+  /**
+   * Limit of the hand-over wait in ms (rejects with OperationTimeout; closed anyway).
+   * Default: none (wait as long as it takes). Example: `{ handOn: true, timeoutMs: 10_000 }`.
+   */
   timeoutMs?: number;
 }

@@ -1,7 +1,7 @@
 import { zabError, type CallOptions, type ZabClient } from '@zabkit/client';
 import type { AcquireOptions, Lease, LockOptions } from './options.js';
 import { deadline, reasonOr } from './internal/deadline.js';
-import { createOwnNode, removeNode, retrying } from './internal/node.js';
+import { createOwnNode, dropNode, removeNode, retrying } from './internal/node.js';
 import { Ownership } from './internal/ownership.js';
 import { Mutex } from './mutex.js';
 
@@ -116,7 +116,7 @@ export class Semaphore {
         await this.untilChanged(fired, signal);
       }
     } catch (err) {
-      void removeNode(this.client, own.path);
+      await dropNode(this.client, own.path);
       throw reasonOr(signal, err);
     }
     const ownership = new Ownership(this.client, own.path, own.stat, this.options.lostAfterSuspendedMs, () => this.dropLost());

@@ -4,7 +4,7 @@ import { Mutex } from '@zabkit/lock';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
 import { FencedStore } from './example.js';
-import { aborted, loseNextReply, once } from './support.js';
+import { aborted, childrenOf, loseNextReply, once, statOf } from './support.js';
 
 let tc: TestCluster;
 let b: ZabClient;
@@ -126,9 +126,9 @@ describe('Mutex under faults', () => {
     const lease = await new Mutex(client, path).acquire({ timeoutMs: 20_000 });
     await dropped;
     expect(client.state).toBe('connected');
-    expect(await b.getChildren(path)).toEqual([lease.node.split('/').pop()]);
+    expect(await childrenOf(b, path)).toEqual([lease.node.split('/').pop()]);
     await lease.release();
-    expect(await b.getChildren(path)).toEqual([]);
+    expect(await childrenOf(b, path)).toEqual([]);
   });
 
   it('a lost create reply followed by giving up leaves no orphan blocking the lock while the session lives', async () => {
@@ -143,7 +143,7 @@ describe('Mutex under faults', () => {
     const err = await new Mutex(client, path).acquire({ signal: ctl.signal }).catch((e: unknown) => e);
     expect(hasCode(err, 'Aborted')).toBe(true);
     await dropped;
-    expect(await b.getChildren(path)).toHaveLength(1); // the create was applied: an orphan of a live session
+    expect(await childrenOf(b, path)).toHaveLength(1); // the create was applied: an orphan of a live session
     const reconnected = once(client, 'reconnected');
     proxy.restore();
     await reconnected;

@@ -4,6 +4,7 @@ import { hasCode, isProtected, type ZabClient } from '@zabkit/client';
 import { Mutex, ReadWriteLock, Semaphore, type Lease } from '@zabkit/lock';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { FencedStore, runJob } from './example.js';
+import { childrenOf, statOf } from './support.js';
 
 let tc: TestCluster;
 let a: ZabClient;
@@ -35,12 +36,12 @@ describe('Mutex', () => {
     expect(lease.signal.aborted).toBe(false);
     const name = lease.node.split('/').pop()!;
     expect(isProtected(name)).toBe(true);
-    const stat = await b.exists(lease.node);
+    const stat = await statOf(b, lease.node);
     expect(stat?.ephemeralOwner).toBe(a.sessionId);
     expect(lease.fencingToken).toBe(stat?.czxid);
 
     expect(await mb.tryAcquire()).toBeNull();
-    expect(await b.getChildren('/t/mutex/basic')).toHaveLength(1); // tryAcquire left nothing
+    expect(await childrenOf(b, '/t/mutex/basic')).toHaveLength(1); // tryAcquire left nothing
 
     await lease.release();
     expect(ma.isHeld).toBe(false);
@@ -49,7 +50,7 @@ describe('Mutex', () => {
     expect(second).not.toBeNull();
     expect(second!.fencingToken).toBeGreaterThan(lease.fencingToken);
     await second!.release();
-    expect(await b.getChildren('/t/mutex/basic')).toEqual([]);
+    expect(await childrenOf(b, '/t/mutex/basic')).toEqual([]);
   });
 
   it('is reentrant within one handle by count', async () => {
@@ -79,7 +80,7 @@ describe('Mutex', () => {
     const p = mb.acquire({ signal: ctl.signal });
     setTimeout(() => ctl.abort(), 100);
     await rejectsWith(p, 'Aborted');
-    expect(await b.getChildren('/t/mutex/timeout')).toHaveLength(1);
+    expect(await childrenOf(b, '/t/mutex/timeout')).toHaveLength(1);
     await held.release();
   });
 
@@ -173,7 +174,7 @@ describe('Mutex', () => {
     expect(counter).toBe(200);
     expect(tokens).toHaveLength(200);
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]! > tokens[i - 1]!).toBe(true);
-    expect(await a.getChildren(path)).toEqual([]);
+    expect(await childrenOf(a, path)).toEqual([]);
     await Promise.all(clients.map((c) => c.close()));
   }, 60_000);
 });
@@ -214,7 +215,7 @@ describe('ReadWriteLock', () => {
     expect(w2.fencingToken).toBeGreaterThan(wl.fencingToken);
     await rc.close();
     await Promise.all([ra.close(), rb.close(), rb2.close()]);
-    expect(await a.getChildren(path)).toEqual([]);
+    expect(await childrenOf(a, path)).toEqual([]);
     await c.close();
   });
 });
@@ -250,7 +251,7 @@ describe('Semaphore', () => {
       }),
     );
     expect(maxInside).toBeLessThanOrEqual(2);
-    expect(await a.getChildren(`${path}/leases`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toEqual([]);
     await Promise.all(clients.map((c) => c.close()));
   }, 45_000);
 
@@ -259,10 +260,10 @@ describe('Semaphore', () => {
     const s = new Semaphore(a, path, 1);
     const held = await s.acquire();
     await rejectsWith(new Semaphore(b, path, 1).acquire({ timeoutMs: 300 }), 'OperationTimeout');
-    expect(await a.getChildren(`${path}/leases`)).toHaveLength(1);
+    expect(await childrenOf(a, `${path}/leases`)).toHaveLength(1);
     await s.close();
     expect(held.signal.aborted).toBe(false);
-    expect(await a.getChildren(`${path}/leases`)).toEqual([]);
+    expect(await childrenOf(a, `${path}/leases`)).toEqual([]);
   });
 });
 

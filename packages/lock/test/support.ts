@@ -45,3 +45,15 @@ export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Children as of now: `sync` first, since another client's server may not have applied the latest writes yet. */
+export async function childrenOf(client: ZabClient, path: string): Promise<string[]> {
+  await client.sync(path);
+  return client.getChildren(path);
+}
+
+/** Stat as of now (`sync` first), or null. */
+export async function statOf(client: ZabClient, path: string): Promise<Awaited<ReturnType<ZabClient['exists']>>> {
+  await client.sync(path);
+  return client.exists(path);
+}

@@ -52,7 +52,7 @@ export async function createOwnNode(client: ZabClient, dir: string, prefix: stri
       path = await createProtected(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid });
     }
   } catch (err) {
-    void cleanupGuid(client, dir, guid);
+    await settleBriefly(cleanupGuid(client, dir, guid));
     throw reasonOr(signal, err);
   }
   try {
@@ -63,9 +63,26 @@ export async function createOwnNode(client: ZabClient, dir: string, prefix: stri
     }
     return { path, name: path.slice(dir.length + 1), stat };
   } catch (err) {
-    void removeNode(client, path);
+    await dropNode(client, path);
     throw reasonOr(signal, err);
   }
+}
+
+/**
+ * Deletes a node we give up on. Waits up to a second, so that normally a
+ * rejected call leaves nothing behind; when disconnected the retries go on in
+ * the background until the node is gone or the session ends.
+ */
+export async function dropNode(client: ZabClient, path: string): Promise<void> {
+  await settleBriefly(removeNode(client, path));
+}
+
+const CLEANUP_WAIT_MS = 1_000;
+
+function settleBriefly(work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const wait = new Promise<void>((r) => (timer = setTimeout(r, CLEANUP_WAIT_MS)));
+  return Promise.race([work.then(() => {}), wait]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { waitForDeletion, zabError, type DataInput, type ZabClient } from '@zabkit/client';
 import { reasonOr } from './deadline.js';
-import { createOwnNode, removeNode, retrying, type OwnNode } from './node.js';
+import { createOwnNode, dropNode, removeNode, retrying, type OwnNode } from './node.js';
 
 /** Whether the node at `index` of the sorted queue holds, or which earlier node it must wait for. */
 export type Verdict = { hold: true } | { hold: false; watch: string };
@@ -37,7 +37,7 @@ export async function enterQueue(client: ZabClient, spec: QueueSpec, signal: Abo
       await waitForDeletion(client, `${spec.dir}/${v.watch}`, { signal });
     }
   } catch (err) {
-    void removeNode(client, own.path);
+    await dropNode(client, own.path);
     throw reasonOr(signal, err);
   }
 }
