@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import {
+  CallScope,
   PROTECTED_PREFIX,
+  trigger,
   createProtected,
   hasCode,
   isRetryable,
@@ -15,7 +17,7 @@ import {
 } from '@zabkit/client';
 import type { CloseOptions, LeaderLatchEvents, LeaderLatchOptions, LeaderTerm, Participant } from './options.js';
 import { LATCH_PREFIX, readParticipants } from './participants.js';
-import { deadline, removeNode, sleep } from './internal/util.js';
+import { removeNode, sleep } from './internal/util.js';
 
 class Term implements LeaderTerm {
   private readonly ctl = new AbortController();
@@ -87,14 +89,14 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     this.client.on('reconnected', this.onReconnected);
     this.client.on('expired', this.onExpired);
     this.client.on('closed', this.onClosed);
-    const d = deadline(opts, `starting latch ${this.path}`);
+    const scope = new CallScope(this.client, `starting latch ${this.path}`, opts, this.stop.signal);
     try {
-      await this.join(AbortSignal.any([d.signal, this.stop.signal]));
+      await this.join(scope.signal);
     } catch (err) {
       await this.close().catch(() => {});
-      throw d.signal.aborted ? d.signal.reason : err;
+      throw scope.error(err);
     } finally {
-      d.dispose();
+      scope.dispose();
     }
     this.loop = this.run();
   }
@@ -107,13 +109,12 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     if (this.term) return Promise.resolve(this.term);
     if (this.failure) return Promise.reject(this.failure);
     if (this.phase === 'closed') return Promise.reject(zabError('Closed', `latch ${this.path} is closed`, { path: this.path }));
-    const d = deadline(opts, `waiting for leadership of ${this.path}`);
+    const scope = new CallScope(this.client, `waiting for leadership of ${this.path}`, opts, this.stop.signal);
     return new Promise<LeaderTerm>((resolve, reject) => {
       const done = (): void => {
-        d.dispose();
-        d.signal.removeEventListener('abort', onAbort);
+        scope.signal.removeEventListener('abort', onAbort);
         this.off('isLeader', onLeader);
-        this.stop.signal.removeEventListener('abort', onStop);
+        scope.dispose();
       };
       const onLeader = (term: LeaderTerm): void => {
         done();
@@ -121,15 +122,11 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
       };
       const onAbort = (): void => {
         done();
-        reject(d.signal.reason);
+        // a latch that failed reports why (e.g. SessionExpired) rather than just "closed"
+        reject(this.failure ?? scope.signal.reason);
       };
-      const onStop = (): void => {
-        done();
-        reject(this.failure ?? zabError('Closed', `latch ${this.path} was closed`, { path: this.path }));
-      };
-      if (d.signal.aborted) return onAbort();
-      d.signal.addEventListener('abort', onAbort, { once: true });
-      this.stop.signal.addEventListener('abort', onStop, { once: true });
+      if (scope.signal.aborted) return onAbort();
+      scope.signal.addEventListener('abort', onAbort, { once: true });
       this.on('isLeader', onLeader);
     });
   }
@@ -290,31 +287,23 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
 
   /** The successor has opened its term once its node was written (version > 0): every term starts with that write. */
   private async awaitSuccessor(opts: CloseOptions): Promise<void> {
-    const d = deadline(opts, `handing on leadership of ${this.path}`);
+    const scope = new CallScope(this.client, `handing on leadership of ${this.path}`, opts);
     try {
       for (;;) {
-        const children = sortSequential(await this.client.getChildren(this.path, { signal: d.signal }), LATCH_PREFIX);
+        const children = sortSequential(await this.client.getChildren(this.path, { signal: scope.signal }), LATCH_PREFIX);
         const first = children[0];
         if (first === undefined) return;
-        let fired!: () => void;
-        const changed = new Promise<void>((r) => (fired = r));
-        const stat = await this.client.exists(`${this.path}/${first}`, { signal: d.signal, watch: () => fired() });
+        const changed = trigger();
+        const stat = await this.client.exists(`${this.path}/${first}`, { signal: scope.signal, watch: changed.fire });
         if (stat !== null && stat.version > 0) return;
         if (stat === null) continue;
         // fires when the successor writes (opens its term) or leaves (then the next one is first)
-        await new Promise<void>((resolve, reject) => {
-          const onAbort = (): void => reject(d.signal.reason);
-          d.signal.addEventListener('abort', onAbort, { once: true });
-          void changed.then(() => {
-            d.signal.removeEventListener('abort', onAbort);
-            resolve();
-          });
-        });
+        await scope.until(changed.fired);
       }
     } catch (err) {
-      throw d.signal.aborted ? d.signal.reason : err;
+      throw scope.error(err);
     } finally {
-      d.dispose();
+      scope.dispose();
     }
   }
 }

@@ -1,6 +1,6 @@
-import { zabError, type CallOptions, type ZabClient } from '@zabkit/client';
+import { CallScope, zabError, type CallOptions, type ZabClient } from '@zabkit/client';
 import type { AcquireOptions, Lease, LockOptions } from './options.js';
-import { deadline, raceSignal } from './internal/deadline.js';
+import { raceSignal } from './internal/async.js';
 import type { OwnNode } from './internal/node.js';
 import { Ownership } from './internal/ownership.js';
 
@@ -47,6 +47,7 @@ export abstract class ReentrantLock {
   private held: Held | undefined;
   private tail: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly closing = new AbortController();
 
   protected constructor(
     protected readonly client: ZabClient,
@@ -102,9 +103,10 @@ export abstract class ReentrantLock {
     }
   }
 
-  /** Releases every lease of this handle and refuses further acquisitions. Idempotent. */
+  /** Releases every lease of this handle, aborts its pending acquisitions (Closed) and refuses further ones. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     const held = this.held;
     this.held = undefined;
     if (held?.own.active) await held.own.release();
@@ -125,18 +127,18 @@ export abstract class ReentrantLock {
 
   private async take(opts: CallOptions, wait: boolean): Promise<Lease | null> {
     if (this.closed) throw zabError('Closed', `lock handle for ${this.path} is closed`, { path: this.path });
-    const d = deadline(opts, `acquiring ${this.path}`);
+    const scope = new CallScope(this.client, `acquiring ${this.path}`, opts, this.closing.signal);
     // One acquisition at a time per handle; a later one reuses what the earlier got.
     const prev = this.tail;
     let done!: () => void;
     const mine = new Promise<void>((r) => (done = r));
     this.tail = prev.then(() => mine);
     try {
-      await raceSignal(prev, d.signal);
+      await raceSignal(prev, scope.signal);
       if (this.closed) throw zabError('Closed', `lock handle for ${this.path} is closed`, { path: this.path });
       if (this.isHeld) return this.addLease(this.held!);
       this.check();
-      const node = await this.enter(d.signal, wait);
+      const node = await this.enter(scope.signal, wait);
       if (node === null) return null;
       let held: Held | undefined;
       const own = new Ownership(this.client, node.path, node.stat, this.options.lostAfterSuspendedMs, () => {
@@ -149,8 +151,10 @@ export abstract class ReentrantLock {
       }
       this.held = held;
       return this.addLease(held);
+    } catch (err) {
+      throw scope.error(err);
     } finally {
-      d.dispose();
+      scope.dispose();
       done();
     }
   }

@@ -1,6 +1,6 @@
-import { zabError, type CallOptions, type ZabClient } from '@zabkit/client';
+import { CallScope, trigger, zabError, type CallOptions, type ZabClient } from '@zabkit/client';
 import type { AcquireOptions, Lease, LockOptions } from './options.js';
-import { deadline, reasonOr } from './internal/deadline.js';
+import { reasonOr } from './internal/async.js';
 import { createOwnNode, dropNode, removeNode, retrying } from './internal/node.js';
 import { Ownership } from './internal/ownership.js';
 import { Mutex } from './mutex.js';
@@ -44,6 +44,7 @@ class SemaphoreLease implements Lease {
 export class Semaphore {
   private readonly leases = new Set<SemaphoreLease>();
   private closed = false;
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly client: ZabClient,
@@ -69,9 +70,10 @@ export class Semaphore {
     return this.take(opts, false);
   }
 
-  /** Releases every lease of this handle and refuses further acquisitions. */
+  /** Releases every lease of this handle, aborts its pending acquisitions (Closed) and refuses further ones. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await Promise.all([...this.leases].map((l) => l.release()));
   }
 
@@ -81,39 +83,39 @@ export class Semaphore {
 
   private async take(opts: CallOptions, wait: boolean): Promise<Lease | null> {
     if (this.closed) throw zabError('Closed', `semaphore handle for ${this.path} is closed`, { path: this.path });
-    const d = deadline(opts, `acquiring a lease of ${this.path}`);
+    const scope = new CallScope(this.client, `acquiring a lease of ${this.path}`, opts, this.closing.signal);
     const gate = new Mutex(this.client, `${this.path}/lock`);
     try {
-      const gateLease = wait ? await gate.acquire({ signal: d.signal }) : await gate.tryAcquire({ signal: d.signal });
+      const gateLease = wait ? await gate.acquire({ signal: scope.signal }) : await gate.tryAcquire({ signal: scope.signal });
       if (gateLease === null) return null;
       try {
-        return await this.lease(d.signal, wait);
+        return await this.lease(scope, wait);
       } finally {
         await gateLease.release().catch(() => {});
       }
     } catch (err) {
-      throw reasonOr(d.signal, err);
+      throw scope.error(err);
     } finally {
-      d.dispose();
+      scope.dispose();
     }
   }
 
   /** Holding the gate: create our lease node, then wait until at most `max` lease nodes exist. */
-  private async lease(signal: AbortSignal, wait: boolean): Promise<Lease | null> {
+  private async lease(scope: CallScope, wait: boolean): Promise<Lease | null> {
+    const signal = scope.signal;
     const dir = `${this.path}/leases`;
     const own = await createOwnNode(this.client, dir, 'lease-', this.options.data ?? null, signal);
     try {
       for (;;) {
-        let changed!: () => void;
-        const fired = new Promise<void>((r) => (changed = r));
-        const children = await retrying(signal, () => this.client.getChildren(dir, { signal, watch: () => changed() }));
+        const changed = trigger();
+        const children = await retrying(signal, () => this.client.getChildren(dir, { signal, watch: changed.fire }));
         if (!children.includes(own.name)) throw zabError('NoNode', `lease node ${own.path} disappeared`, { path: own.path });
         if (children.length <= this.max) break;
         if (!wait) {
           await removeNode(this.client, own.path);
           return null;
         }
-        await this.untilChanged(fired, signal);
+        await scope.until(changed.fired);
       }
     } catch (err) {
       await dropNode(this.client, own.path);
@@ -123,26 +125,6 @@ export class Semaphore {
     const lease = new SemaphoreLease(ownership, (l) => this.leases.delete(l));
     this.leases.add(lease);
     return lease;
-  }
-
-  /** Resolves when the children watch fires; rejects on abort, expiry or close (a watch would never fire then). */
-  private untilChanged(fired: Promise<void>, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const client = this.client;
-      const finish = (err?: unknown): void => {
-        signal.removeEventListener('abort', onAbort);
-        client.off('expired', onEnd);
-        client.off('closed', onEnd);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const onAbort = (): void => finish(signal.reason);
-      const onEnd = (): void => finish(zabError(client.state === 'closed' ? 'Closed' : 'SessionExpired', `session ended while waiting for a lease of ${this.path}`));
-      signal.addEventListener('abort', onAbort, { once: true });
-      client.on('expired', onEnd);
-      client.on('closed', onEnd);
-      void fired.then(() => finish());
-    });
   }
 
   private dropLost(): void {

@@ -81,6 +81,13 @@ describe('Mutex', () => {
     setTimeout(() => ctl.abort(), 100);
     await rejectsWith(p, 'Aborted');
     expect(await childrenOf(b, '/t/mutex/timeout')).toHaveLength(1);
+    // closing the handle aborts its pending acquisition
+    const closing = new Mutex(b, '/t/mutex/timeout');
+    const pending = closing.acquire();
+    setTimeout(() => void closing.close(), 100);
+    await rejectsWith(pending, 'Closed');
+    await rejectsWith(closing.acquire(), 'Closed');
+    expect(await childrenOf(b, '/t/mutex/timeout')).toHaveLength(1);
     await held.release();
   });
 

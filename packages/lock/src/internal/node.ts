@@ -10,7 +10,7 @@ import {
   type Stat,
   type ZabClient,
 } from '@zabkit/client';
-import { reasonOr, sleep } from './deadline.js';
+import { reasonOr, sleep } from './async.js';
 
 export interface OwnNode {
   /** Full path. */

@@ -1,5 +1,5 @@
 import { waitForDeletion, zabError, type DataInput, type ZabClient } from '@zabkit/client';
-import { reasonOr } from './deadline.js';
+import { reasonOr } from './async.js';
 import { createOwnNode, dropNode, removeNode, retrying, type OwnNode } from './node.js';
 
 /** Whether the node at `index` of the sorted queue holds, or which earlier node it must wait for. */

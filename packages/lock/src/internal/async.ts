@@ -1,30 +1,4 @@
-import { zabError, type CallOptions } from '@zabkit/client';
-
-export interface Deadline {
-  /** Aborts on the caller's signal (reason: Aborted) or after timeoutMs (reason: OperationTimeout). */
-  signal: AbortSignal;
-  dispose(): void;
-}
-
-export function deadline(opts: CallOptions, what: string): Deadline {
-  const ctl = new AbortController();
-  const onAbort = (): void => ctl.abort(zabError('Aborted', `${what} aborted`, { cause: opts.signal?.reason }));
-  if (opts.signal?.aborted) onAbort();
-  else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const timer =
-    opts.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => ctl.abort(zabError('OperationTimeout', `${what} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
-  return {
-    signal: ctl.signal,
-    dispose() {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-/** The deadline's own reason when it fired (so callers see Aborted / OperationTimeout), else `err`. */
+/** The scope's own reason when it aborted (so callers see Aborted / OperationTimeout / Closed), else `err`. */
 export function reasonOr(signal: AbortSignal, err: unknown): unknown {
   return signal.aborted ? signal.reason : err;
 }
