@@ -123,6 +123,31 @@ describe('LeaderLatch', () => {
     await latches[1]!.close();
   });
 
+  it('with lostAfterSuspendedMs a short disconnect keeps the term (same token); no other leader meanwhile', async () => {
+    const proxy = await Proxy.start(tc.cluster.nodes[2]!.clientPort);
+    const client = await connect(proxy.address, { sessionTimeoutMs: 4_000, retry: { minTimeout: 20, maxTimeout: 200 } });
+    const other = await tc.client();
+    extra.push(client, proxy);
+    const latch = new LeaderLatch(client, '/t/latch/blip', { id: 'patient', lostAfterSuspendedMs: 3_000 });
+    const second = new LeaderLatch(other, '/t/latch/blip', { id: 'second' });
+    const m = monitor([latch, second]);
+    await latch.start();
+    await second.start();
+    const t0 = await latch.waitForLeadership({ timeoutMs: 5_000 });
+    client.once('suspended', () => proxy.restore());
+    const back = once(client, 'reconnected');
+    proxy.cut();
+    await back;
+    expect(t0.signal.aborted).toBe(false);
+    expect(latch.currentTerm).toBe(t0);
+    expect(second.hasLeadership).toBe(false);
+    await latch.close({ handOn: true, timeoutMs: 10_000 });
+    expect(second.hasLeadership).toBe(true);
+    await second.close({ handOn: true }); // nobody left to hand on to: resolves at once
+    expect(m.violations).toEqual([]);
+    expect(m.terms.map((t) => t.id)).toEqual(['patient', 'second']);
+  });
+
   it('a lost create reply: the latch finds its node again, no orphan ahead of others', async () => {
     const path = '/t/latch/lost-reply';
     await mkdirp(observer, path);

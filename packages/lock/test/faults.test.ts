@@ -117,6 +117,24 @@ describe('Mutex under faults', () => {
     await next.release();
   });
 
+  it('lostAfterSuspendedMs: 0 treats a short disconnect as loss, consistently: signalled, node deleted once back', async () => {
+    const path = '/t/faults/blip';
+    const { proxy, client } = await viaProxy(2, 4_000);
+    const mutex = new Mutex(client, path, { lostAfterSuspendedMs: 0 });
+    const lease = await mutex.acquire({ timeoutMs: 5_000 });
+    const lost = aborted(lease.signal);
+    client.once('suspended', () => proxy.restore());
+    proxy.cut();
+    expect(hasCode(await lost, 'ConnectionLoss')).toBe(true);
+    expect(mutex.isHeld).toBe(false);
+    // the session lives on, but the lost lease's node goes, so the lock is free for others
+    const next = await new Mutex(b, path).acquire({ timeoutMs: 10_000 });
+    expect(client.state).toBe('connected');
+    expect(next.fencingToken).toBeGreaterThan(lease.fencingToken);
+    await next.release();
+    await lease.release(); // a no-op on a lost lease
+  });
+
   it('a lost create reply: the node is found again by its GUID, no orphan', async () => {
     const path = '/t/faults/lost-reply';
     const { proxy, client } = await viaProxy(3, 4_000);
