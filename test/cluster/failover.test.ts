@@ -114,10 +114,17 @@ describe('leader failover (3 real processes)', () => {
 
     const ROUNDS = 3;
     let done = false;
+    let acked = 0;
     const epochs: number[] = [];
+    // Between two faults the load must make progress (so every fault hits a cluster under writes).
+    const progress = async (n: number) => {
+      const target = acked + n;
+      await pollUntil(`${n} more acknowledged writes`, 20_000, async () => (acked >= target ? true : undefined));
+    };
     const faults = (async () => {
       try {
         for (let round = 0; round < ROUNDS; round++) {
+          await progress(30);
           const leader = await cluster.waitForLeader({ minFollowers: 2, timeoutMs: 20_000 });
           epochs.push((await cluster.status(leader)).epoch);
           await cluster.kill(leader);
@@ -126,19 +133,29 @@ describe('leader failover (3 real processes)', () => {
         }
         // Rolling restart: each server in turn, gracefully, waiting for it to serve again.
         for (const id of [1, 2, 3]) {
+          await progress(30);
           await cluster.waitForLeader({ minFollowers: 2, timeoutMs: 20_000 });
           await cluster.restartNode(id);
         }
+        await progress(30);
         epochs.push((await cluster.status(await cluster.waitForLeader({ minFollowers: 2, timeoutMs: 20_000 }))).epoch);
       } finally {
         done = true;
       }
     })();
-    const load = await runWrites({ clients: writers, lanes: 3, parent: '/roll', maxWrites: 20_000, maxMs: 45_000, until: () => done });
+    const load = await runWrites({
+      clients: writers,
+      lanes: 3,
+      parent: '/roll',
+      maxWrites: 20_000,
+      maxMs: 60_000,
+      until: () => done,
+      onAck: () => void acked++,
+    });
     await faults;
     // Each kill made a new epoch; every change of leader moves the epoch forward.
     for (let i = 1; i < epochs.length; i++) expect(epochs[i]!).toBeGreaterThan(epochs[i - 1]!);
-    expect(load.acked.length).toBeGreaterThan(100);
+    expect(load.acked.length).toBeGreaterThanOrEqual(30 * (ROUNDS + 4));
     const trees = [];
     for (const id of [1, 2, 3]) trees.push(await checkServer(h, id, '/roll', load));
     expect(trees[1]).toEqual(trees[0]);

@@ -36,7 +36,7 @@ export class ClusterHarness {
       await cluster.start();
     } catch (err) {
       await self.dispose();
-      throw err;
+      throw new Error(`${(err as Error).message}\n--- last log lines ---\n${self.tail(30)}`, { cause: err });
     }
     return self;
   }

@@ -136,4 +136,37 @@ describe('quorums with 5 voters and an observer (real processes)', () => {
     expect(failed?.stdout).toContain(`${cluster.address(down)}  unreachable`);
     expect(failed?.stdout).toMatch(/ leader /);
   }, 60_000);
+
+  it('an observer that missed writes is DIFFed (or SNAPped past the window) on restart and serves them', async () => {
+    h = await ClusterHarness.start({ nodes: 3, observers: 1 });
+    const { cluster } = h;
+    const OBS = 4;
+    const leader = await cluster.waitForLeader({ minFollowers: 3, timeoutMs: 30_000 });
+    const writer = await h.client([1, 2, 3].map((id) => cluster.address(id)).join(','));
+    await writer.create('/o');
+
+    await cluster.kill(OBS);
+    for (let i = 0; i < 50; i += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => writer.create(`/o/a${i + k}`, 'a')));
+    let since = Date.now();
+    await cluster.startNode(OBS);
+    const plan = await pollUntil('the leader to sync the observer', 10_000, async () => h!.linesMatching(new RegExp(`sync ${OBS}: (DIFF|TRUNC|SNAP)`), leader, since)[0]);
+    expect(plan).toMatch(/DIFF of (5\d|6\d) txn/);
+    expect((await cluster.status(OBS)).role).toBe('observer');
+    const onObs = await h.clientOn(OBS);
+    expect((await onObs.getChildren('/o')).length).toBe(50);
+    await onObs.close();
+
+    await cluster.kill(OBS);
+    for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => writer.create(`/o/b${i + k}`, 'b')));
+    since = Date.now();
+    await cluster.startNode(OBS);
+    const snap = await pollUntil('the leader to sync the observer', 10_000, async () => h!.linesMatching(new RegExp(`sync ${OBS}: (DIFF|TRUNC|SNAP)`), leader, since)[0]);
+    expect(snap).toMatch(/SNAP at 0x/);
+    const again = await h.clientOn(OBS);
+    expect((await again.getChildren('/o')).length).toBe(650);
+    // It keeps learning new commits as an observer.
+    await writer.create('/o/live', 'live');
+    await again.sync('/');
+    expect(text((await again.getData('/o/live')).data)).toBe('live');
+  }, 60_000);
 });

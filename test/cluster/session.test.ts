@@ -70,3 +70,42 @@ describe('session move after kill -9 of its server (3 real processes)', () => {
     }, 60_000);
   }
 });
+
+describe('session expiry behind a frozen server (3 real processes)', () => {
+  let h: ClusterHarness | null = null;
+
+  afterEach(async () => {
+    await h?.dispose();
+    h = null;
+  });
+
+  it('a client stuck on a server frozen past its session timeout is told its session expired; its ephemeral is gone everywhere', async () => {
+    h = await ClusterHarness.start({ nodes: 3 });
+    const { cluster } = h;
+    const leader = await cluster.waitForLeader({ minFollowers: 2, timeoutMs: 30_000 });
+    const target = [1, 2, 3].find((id) => id !== leader)!;
+    // Only the one server in its list: it cannot move away.
+    const stuck = await h.clientOn(target, { sessionTimeoutMs: 1_000 });
+    const timeoutMs = stuck.sessionTimeoutMs;
+    expect(timeoutMs).toBeLessThanOrEqual(4_000); // clamped to [2, 20] ticks of 200 ms
+    await stuck.create('/stuck-eph', 'x', { mode: 'ephemeral' });
+    const observer = await h.client([1, 2, 3].filter((id) => id !== target).map((id) => cluster.address(id)).join(','));
+    await observer.sync('/');
+    expect(await observer.exists('/stuck-eph')).not.toBeNull();
+
+    const expired = nextEvent(stuck, 'expired', 30_000);
+    const deleted = new Promise<WatchEvent>((resolve) => void observer.exists('/stuck-eph', { watch: resolve }));
+    cluster.pause(target);
+    // The leader expires the session (its server no longer touches it) and deletes the ephemeral.
+    expect(await withTimeout(deleted, timeoutMs + 10_000, 'the ephemeral to be deleted by expiry')).toEqual({ type: 'NodeDeleted', path: '/stuck-eph' });
+    cluster.resume(target);
+    // Back on its (now thawed and resynced) server, the client learns the session is gone.
+    const [err] = await expired;
+    expect(err.code).toBe('SessionExpired');
+    expect(stuck.state).toBe('expired');
+    // The thawed server agrees: no ephemeral there either.
+    const onTarget = await h.clientOn(target);
+    await onTarget.sync('/');
+    expect(await onTarget.exists('/stuck-eph')).toBeNull();
+  }, 60_000);
+});

@@ -63,7 +63,8 @@ export class LocalCluster {
     const voters = this.opts.nodes;
     const count = voters + this.opts.observers;
     const ports: number[] = [];
-    for (let i = 0; i < count * 3; i++) ports.push(this.opts.basePort > 0 ? this.opts.basePort + i : await freePort());
+    if (this.opts.basePort > 0) for (let i = 0; i < count * 3; i++) ports.push(this.opts.basePort + i);
+    else ports.push(...(await freePorts(count * 3)));
     for (let id = 1; id <= count; id++) {
       const dataDir = join(this.opts.dataDir, `node${id}`);
       await mkdir(dataDir, { recursive: true });
@@ -257,6 +258,35 @@ export class LocalCluster {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(sig);
     await exited;
+  }
+}
+
+/**
+ * `count` distinct ports that were free a moment ago on 127.0.0.1. All are held open until every
+ * one is chosen: calling freePort() in a loop can hand out the same port twice (it is free again
+ * once the probe closes it), and two servers of one cluster would then collide with EADDRINUSE.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: ReturnType<typeof createServer>[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => {
+            const addr = srv.address();
+            if (typeof addr === 'object' && addr) resolve(addr.port);
+            else reject(new Error('no port'));
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
   }
 }
 
