@@ -17,6 +17,7 @@ export default defineConfig({
       '@zabkit/barrier': src('barrier'),
       '@zabkit/config': src('config'),
       '@zabkit/registry': src('registry'),
+      '@zabkit/testing': src('testing'),
     },
   },
   test: {
