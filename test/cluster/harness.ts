@@ -20,7 +20,22 @@ export class ClusterHarness {
     private readonly dir: string,
   ) {}
 
+  /**
+   * Starts the cluster. Free ports are probed before the servers bind them, so on a busy machine
+   * another process (an outgoing connection's ephemeral port) can take one in between: a start
+   * that fails with EADDRINUSE is retried on fresh ports, at most 3 times.
+   */
   static async start(opts: Omit<LocalClusterOptions, 'dataDir' | 'onLog'>): Promise<ClusterHarness> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ClusterHarness.startOnce(opts);
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(opts: Omit<LocalClusterOptions, 'dataDir' | 'onLog'>): Promise<ClusterHarness> {
     const dir = await mkdtemp(join(tmpdir(), 'zabkit-cluster-'));
     let self: ClusterHarness | null = null;
     const pending: { id: number; line: string; at: number }[] = [];
