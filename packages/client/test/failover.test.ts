@@ -1,6 +1,6 @@
 // Losing the server: restart on the same port and dataDir, cut-offs through a TCP proxy, real expiry.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { once } from 'node:events';
+import { once } from '../../../test/support/once.js';
 import {
   AbortedError,
   OperationTimeoutError,

@@ -1,6 +1,6 @@
 // Client mechanics against a scriptable fake server (see fake-server.ts).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { once } from 'node:events';
+import { once } from '../../../test/support/once.js';
 import { FrameKind, OpCode, type Request, type RequestFrame, type Stat } from '@zabkit/protocol';
 import {
   AbortedError,

@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { once } from '../../../test/support/once.js';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionLossError, connect, type Op, type ZabClient } from '@zabkit/client';

@@ -1,4 +1,3 @@
-import type { ServiceCache } from './cache.js';
 import type { Metadata, ServiceInstance } from './types.js';
 
 /** Picks one of the (up) instances; `instances` is never empty and sorted by id. */
@@ -32,7 +31,12 @@ export interface ProviderOptions<M extends Metadata = Metadata> {
 }
 
 /** Where a provider gets instances from: a `ServiceCache` (or anything with `instances()`). */
-export type InstanceSource<M extends Metadata> = Pick<ServiceCache<M>, 'instances'> & Partial<Pick<ServiceCache<M>, 'on' | 'off'>>;
+export interface InstanceSource<M extends Metadata> {
+  instances(): ServiceInstance<M>[];
+  /** When present (a ServiceCache), removed instances are forgotten by the down-instance policy. */
+  on?(event: 'removed', fn: (instance: ServiceInstance<M>) => void): unknown;
+  off?(event: 'removed', fn: (instance: ServiceInstance<M>) => void): unknown;
+}
 
 /**
  * Chooses an instance of a service for each call, leaving out instances that

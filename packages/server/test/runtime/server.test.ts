@@ -21,7 +21,7 @@ import {
 } from '@zabkit/protocol';
 import { RequestTooLargeError, connect, getServerStatus, type ConnectOptions, type ZabClient } from '@zabkit/client';
 import { startServer, type StartServerOptions } from '../../src/runtime/start-server.js';
-import type { StartedServer } from '../../src/runtime/standalone-server.js';
+import type { StartedServer } from '../../src/runtime/cluster-server.js';
 import type { Logger } from '../../src/runtime/logger.js';
 
 // ---- harness ------------------------------------------------------------------
