@@ -12,7 +12,7 @@ import {
   stringCodec,
   type ConfigChange,
 } from '../src/index.js';
-import { nextEvent } from './util.js';
+import { nextEvent } from '../../../test/support/events.js';
 import { readFile } from 'node:fs/promises';
 import { configExample } from './readme-example.js';
 

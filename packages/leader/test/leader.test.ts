@@ -5,7 +5,7 @@ import { LeaderElection, LeaderLatch, type LeaderTerm } from '@zabkit/leader';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
 import { startScheduler } from './example.js';
-import { aborted, childrenOf, eventually, loseNextReply, once, statOf } from './support.js';
+import { aborted, childrenOf, eventually, loseNextReply, once, statOf } from '../../../test/support/recipes.js';
 
 let tc: TestCluster;
 let observer: ZabClient;

@@ -4,7 +4,7 @@ import { Mutex } from '@zabkit/lock';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
 import { FencedStore } from './example.js';
-import { aborted, childrenOf, loseNextReply, once, statOf } from './support.js';
+import { aborted, childrenOf, loseNextReply, once, statOf } from '../../../test/support/recipes.js';
 
 let tc: TestCluster;
 let b: ZabClient;

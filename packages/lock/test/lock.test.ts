@@ -4,7 +4,7 @@ import { hasCode, isProtected, type ZabClient } from '@zabkit/client';
 import { Mutex, ReadWriteLock, Semaphore, type Lease } from '@zabkit/lock';
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { FencedStore, runJob } from './example.js';
-import { childrenOf, statOf } from './support.js';
+import { childrenOf, statOf } from '../../../test/support/recipes.js';
 
 let tc: TestCluster;
 let a: ZabClient;

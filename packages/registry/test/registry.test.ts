@@ -4,7 +4,7 @@ import { ConnectionLossError, NodeExistsError, SessionExpiredError, connect, wai
 import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
 import { Proxy } from '../../../test/support/proxy.js';
 import { Provider, ServiceCache, ServiceRegistry, discover } from '../src/index.js';
-import { nextEvent } from './util.js';
+import { nextEvent } from '../../../test/support/events.js';
 import { readFile } from 'node:fs/promises';
 import { registryExample } from './readme-example.js';
 
