@@ -177,3 +177,41 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const sessionGone = (c: ZabClient): boolean => c.state === 'expired' || c.state === 'closed';
+
+/**
+ * Deletes `path`, retrying retryable errors with backoff (bounded by `attempts`).
+ * Resolves true once the node is gone or will go with the session (expired or
+ * closed client), false if it gave up while the session may still hold it.
+ */
+export async function removeNode(client: ZabClient, path: string, attempts = 20): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (sessionGone(client)) return true;
+    try {
+      await client.delete(path);
+      return true;
+    } catch (err) {
+      if (hasCode(err, 'NoNode') || hasCode(err, 'SessionExpired') || hasCode(err, 'Closed')) return true;
+      if (!isRetryable(err)) return false;
+      await sleep(Math.min(1000, 50 * 2 ** i));
+    }
+  }
+  return sessionGone(client);
+}

@@ -17,7 +17,7 @@ import {
 } from '@zabkit/client';
 import type { CloseOptions, LeaderLatchEvents, LeaderLatchOptions, LeaderTerm, Participant } from './options.js';
 import { LATCH_PREFIX, readParticipants } from './participants.js';
-import { removeNode, sleep } from './internal/util.js';
+import { removeNode, sleep } from '@zabkit/client';
 
 class Term implements LeaderTerm {
   private readonly ctl = new AbortController();

@@ -3,21 +3,7 @@ export function reasonOr(signal: AbortSignal, err: unknown): unknown {
   return signal.aborted ? signal.reason : err;
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { sleep } from '@zabkit/client';
 
 /** Races `p` against the signal (the promise itself keeps running). */
 export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

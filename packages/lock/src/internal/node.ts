@@ -5,12 +5,15 @@ import {
   hasCode,
   isRetryable,
   mkdirp,
+  removeNode,
   zabError,
   type DataInput,
   type Stat,
   type ZabClient,
 } from '@zabkit/client';
 import { reasonOr, sleep } from './async.js';
+
+export { removeNode };
 
 export interface OwnNode {
   /** Full path. */
@@ -83,26 +86,6 @@ function settleBriefly(work: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const wait = new Promise<void>((r) => (timer = setTimeout(r, CLEANUP_WAIT_MS)));
   return Promise.race([work.then(() => {}), wait]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Deletes `path`, retrying retryable errors (bounded). Resolves true once the
- * node is gone or will go with the session (expired / closed client), false
- * if it gave up while the session may still hold it.
- */
-export async function removeNode(client: ZabClient, path: string, attempts = 20): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (gone(client)) return true;
-    try {
-      await client.delete(path);
-      return true;
-    } catch (err) {
-      if (hasCode(err, 'NoNode') || hasCode(err, 'SessionExpired') || hasCode(err, 'Closed')) return true;
-      if (!isRetryable(err)) return false;
-      await sleep(Math.min(1000, 50 * 2 ** i));
-    }
-  }
-  return gone(client);
 }
 
 /** Finds and deletes the node(s) a failed protected create with `guid` may have left in `dir`. */
