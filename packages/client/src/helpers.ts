@@ -215,3 +215,41 @@ export async function removeNode(client: ZabClient, path: string, attempts = 20)
   }
   return sessionGone(client);
 }
+
+/** What a recipe handle does when its client's session changes. */
+export interface SessionHandlers {
+  reconnected?: () => void;
+  expired?: (err: ZabError) => void;
+  closed?: () => void;
+}
+
+/**
+ * Follows one client's session lifecycle for a recipe handle (re-read after
+ * `reconnected`, fail on `expired` / `closed`); `bind` moves it to another
+ * client (a handle's rebind after expiry), `unbind` stops listening.
+ */
+export class SessionListener {
+  private client: ZabClient | null = null;
+  private readonly onReconnected = (): void => this.handlers.reconnected?.();
+  private readonly onExpired = (err: ZabError): void => this.handlers.expired?.(err);
+  private readonly onClosed = (): void => this.handlers.closed?.();
+
+  constructor(private readonly handlers: SessionHandlers) {}
+
+  bind(client: ZabClient): void {
+    this.unbind();
+    this.client = client;
+    client.on('reconnected', this.onReconnected);
+    client.on('expired', this.onExpired);
+    client.on('closed', this.onClosed);
+  }
+
+  unbind(): void {
+    const c = this.client;
+    if (!c) return;
+    this.client = null;
+    c.off('reconnected', this.onReconnected);
+    c.off('expired', this.onExpired);
+    c.off('closed', this.onClosed);
+  }
+}

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { hasCode, zabError, type ZabClient, type ZabError } from '@zabkit/client';
+import { hasCode, zabError, type ZabClient, type ZabError, SessionListener } from '@zabkit/client';
 import { joinPath } from '@zabkit/protocol';
 import type { ConfigValidationError } from './errors.js';
 import type { ConfigWatcherOptions, WaitOptions } from './options.js';
@@ -142,16 +142,18 @@ export class ConfigDirectoryWatcher<T = unknown> extends EventEmitter<ConfigDire
   private readonly onExpired = (err: ZabError): void => this.fail(err);
   private readonly onClientClosed = (): void => this.fail(zabError('Closed', 'client closed', { path: this.path }));
 
+  private readonly session = new SessionListener({
+    reconnected: () => this.onReconnected(),
+    expired: (err) => this.onExpired(err),
+    closed: () => this.onClientClosed(),
+  });
+
   private attach(client: ZabClient): void {
-    client.on('reconnected', this.onReconnected);
-    client.on('expired', this.onExpired);
-    client.on('closed', this.onClientClosed);
+    this.session.bind(client);
   }
 
-  private detach(client: ZabClient): void {
-    client.off('reconnected', this.onReconnected);
-    client.off('expired', this.onExpired);
-    client.off('closed', this.onClientClosed);
+  private detach(_client: ZabClient): void {
+    this.session.unbind();
   }
 
   private async readChildren(): Promise<void> {

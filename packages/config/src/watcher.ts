@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ZabError, hasCode, zabError, type Stat, type ZabClient } from '@zabkit/client';
+import { ZabError, hasCode, zabError, type Stat, type ZabClient, SessionListener } from '@zabkit/client';
 import { jsonCodec, type Codec } from './codec.js';
 import { ConfigValidationError } from './errors.js';
 import type { ConfigWatcherOptions, WaitOptions } from './options.js';
@@ -202,17 +202,19 @@ export class ConfigWatcher<T = unknown> extends EventEmitter<ConfigWatcherEvents
   private readonly onExpired = (err: ZabError): void => this.fail(err);
   private readonly onClientClosed = (): void => this.fail(zabError('Closed', 'client closed', { path: this.path }));
 
+  private readonly session = new SessionListener({
+    reconnected: () => this.onReconnected(),
+    expired: (err) => this.onExpired(err),
+    closed: () => this.onClientClosed(),
+  });
+
   private attach(client: ZabClient): void {
     if (this.managed) return;
-    client.on('reconnected', this.onReconnected);
-    client.on('expired', this.onExpired);
-    client.on('closed', this.onClientClosed);
+    this.session.bind(client);
   }
 
-  private detach(client: ZabClient): void {
-    client.off('reconnected', this.onReconnected);
-    client.off('expired', this.onExpired);
-    client.off('closed', this.onClientClosed);
+  private detach(_client: ZabClient): void {
+    this.session.unbind();
   }
 
   private async read(): Promise<void> {
