@@ -91,9 +91,14 @@ export class Nemesis {
       if (signal?.aborted) return;
       const entry: FaultLogEntry = { kind: p.kind, nodes: [], at: Date.now() - this.t0, holdMs: p.holdMs };
       this.log.push(entry);
-      const heal = await this.strike(p.kind, entry);
-      await sleep(p.holdMs, signal);
-      await heal();
+      try {
+        const heal = await this.strike(p.kind, entry);
+        await sleep(p.holdMs, signal);
+        await heal();
+      } catch (err) {
+        entry.error = (err as Error).message;
+        throw err;
+      }
       entry.healedAt = Date.now() - this.t0;
     }
   }

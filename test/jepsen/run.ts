@@ -22,7 +22,7 @@ export interface RunConfig {
   faults: readonly FaultKind[];
   /** Client sessions working at once (default 5). */
   clients?: number;
-  /** Registers (default 4). */
+  /** Registers (default 4, one more per 30 s of duration). */
   keys?: number;
   tickTime?: number;
 }
@@ -239,7 +239,8 @@ async function finalReads(cluster: LocalCluster, id: number, keys: readonly stri
 export async function runFaults(cfg: RunConfig, print: (line: string) => void = console.log): Promise<RunReport> {
   const rng = new Rng(cfg.seed);
   const clients = cfg.clients ?? 5;
-  const nkeys = cfg.keys ?? 4;
+  // About 30 ops/s land on each key: longer runs get more keys so each key's search stays small.
+  const nkeys = cfg.keys ?? (4 + Math.floor(cfg.durationS / 30));
   const logTail: string[] = [];
   const { cluster, dir } = await startCluster(cfg, (id, line) => {
     logTail.push(`[n${id}] ${line}`);
@@ -254,6 +255,8 @@ export async function runFaults(cfg: RunConfig, print: (line: string) => void = 
   const keys = Array.from({ length: nkeys }, (_, i) => `${base}/k${i}`);
   const initial: Record<string, RegisterValue> = Object.fromEntries(keys.map((k) => [k, { value: 'init', version: 0 }]));
   const nemesis = new Nemesis(cluster, proxies, rng);
+  const stop = new AbortController();
+  let running: Promise<void>[] = [];
   try {
     for (const n of cluster.nodes) proxies.set(n.id, await Proxy.start(n.clientPort));
     await cluster.waitForLeader({ timeoutMs: 30_000 });
@@ -264,9 +267,8 @@ export async function runFaults(cfg: RunConfig, print: (line: string) => void = 
 
     const connectString = [...proxies.values()].map((p) => p.address).join(',');
     for (let i = 1; i <= clients; i++) workers.push(new Worker(i, connectString, keys, rec, sessions, new Rng(cfg.seed * 31 + i), counts));
-    const stop = new AbortController();
     const plan = planFaults(rng, cfg.faults, cfg.durationS * 1000);
-    const running = workers.map((w) => w.run(stop.signal));
+    running = workers.map((w) => w.run(stop.signal));
     const nemesisDone = new AbortController();
     const timer = setTimeout(() => nemesisDone.abort(), cfg.durationS * 1000);
     try {
@@ -286,7 +288,16 @@ export async function runFaults(cfg: RunConfig, print: (line: string) => void = 
     const finals = new Map<number, Map<string, RegisterValue>>();
     for (const n of cluster.nodes) finals.set(n.id, await finalReads(cluster, n.id, keys, rec, sessions));
     return await report(cfg, rec, sessions, initial, keys, finals, nemesis.log, counts, logTail, print);
+  } catch (err) {
+    const msg =
+      `[jepsen] ${cfg.name}: seed=${cfg.seed} aborted: ${(err as Error).message}\n  schedule:\n    ${formatSchedule(nemesis.log)}\n` +
+      `  last server log lines:\n    ${logTail.slice(-40).join('\n    ')}`;
+    print(msg);
+    throw new Error(msg, { cause: err });
   } finally {
+    stop.abort();
+    await Promise.all(workers.map((w) => w.close()));
+    await Promise.allSettled(running);
     await Promise.all(workers.map((w) => w.close()));
     await Promise.all([...proxies.values()].map((p) => p.close()));
     await cluster.stop().catch(() => {});
@@ -378,7 +389,7 @@ async function report(
   for (const l of [...lost, ...divergent].slice(0, 20)) lines.push(`  ${l}`);
 
   const r: RunReport = { config: cfg, schedule, counts, linearizability: lin, session, watches, lost, divergent, ok, text: '' };
-  if (!ok || lin.verdict !== 'ok') {
+  if (!ok || lin.verdict !== 'ok' || process.env.FAULT_KEEP_HISTORY) {
     const history: RunHistory & Record<string, unknown> = {
       config: cfg,
       schedule,
