@@ -6,16 +6,19 @@ export interface Logger {
   warn(message: string, ...args: unknown[]): void;
 }
 
-/** Backoff between connection attempts (passed to p-retry). */
+/**
+ * Backoff between connection attempts (passed to p-retry). One attempt tries
+ * every server in the list once; the delay comes only between passes.
+ */
 export interface RetryOptions {
   /**
-   * Attempts after the first one for the INITIAL connect before `connect()` rejects.
+   * Passes over the server list after the first one for the INITIAL connect before `connect()` rejects.
    * Reconnecting an established session never gives up on its own: it stops when a
    * server says the session expired or when you call `close()`.
    * Default: 10. Example: `{ retries: 3 }`.
    */
   retries?: number;
-  /** Delay before the first retry, in ms. Default: 100. Example: `{ minTimeout: 50 }`. */
+  /** Delay before the second pass, in ms (short: an election is over in a few hundred ms). Default: 30. Example: `{ minTimeout: 100 }`. */
   minTimeout?: number;
   /** Upper bound of the delay between attempts, in ms. Default: 2000. Example: `{ maxTimeout: 5000 }`. */
   maxTimeout?: number;
@@ -47,7 +50,7 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /**
    * Backoff between connection attempts (p-retry options).
-   * Default: `{ retries: 10, minTimeout: 100, maxTimeout: 2000, factor: 2, randomize: true }`.
+   * Default: `{ retries: 10, minTimeout: 30, maxTimeout: 2000, factor: 2, randomize: true }`.
    * Example: `{ retry: { retries: 2, minTimeout: 10 } }`.
    */
   retry?: RetryOptions;
@@ -103,7 +106,7 @@ export function resolveOptions(o: ConnectOptions = {}): ResolvedOptions {
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs, 5_000),
     retry: {
       retries: o.retry?.retries ?? 10,
-      minTimeout: o.retry?.minTimeout ?? 100,
+      minTimeout: o.retry?.minTimeout ?? 30,
       maxTimeout: o.retry?.maxTimeout ?? 2_000,
       factor: o.retry?.factor ?? 2,
       randomize: o.retry?.randomize ?? true,

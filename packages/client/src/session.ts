@@ -130,20 +130,29 @@ export class Session {
   private async connectLoop(retries: number, signal: AbortSignal): Promise<void> {
     let attempt = 0;
     await pRetry(
+      // One attempt is a pass over the server list: during a leader election every
+      // server refuses for a moment, and backing off between single servers would
+      // leave a client idle long after the ensemble serves again (ZooKeeper too
+      // sleeps only after it tried every server).
       async () => {
-        if (this.closing) throw new AbortError(zabError('Closed', 'client closed'));
-        attempt++;
-        const address = this.servers[this.cursor++ % this.servers.length]!;
-        this.emitter.emit('connecting', { server: formatAddress(address), attempt });
-        try {
-          await this.attempt(address, signal);
-        } catch (err) {
-          if (err instanceof ZabError && (err.code === 'SessionExpired' || err.code === 'Aborted' || err.code === 'Closed')) {
-            throw new AbortError(err);
+        let last: unknown;
+        for (let i = 0; i < this.servers.length; i++) {
+          if (this.closing) throw new AbortError(zabError('Closed', 'client closed'));
+          attempt++;
+          const address = this.servers[this.cursor++ % this.servers.length]!;
+          this.emitter.emit('connecting', { server: formatAddress(address), attempt });
+          try {
+            await this.attempt(address, signal);
+            return;
+          } catch (err) {
+            if (err instanceof ZabError && (err.code === 'SessionExpired' || err.code === 'Aborted' || err.code === 'Closed')) {
+              throw new AbortError(err);
+            }
+            this.opts.logger?.debug?.(`zabkit client: connect to ${formatAddress(address)} failed: ${(err as Error).message}`);
+            last = err;
           }
-          this.opts.logger?.debug?.(`zabkit client: connect to ${formatAddress(address)} failed: ${(err as Error).message}`);
-          throw err;
         }
+        throw last;
       },
       {
         retries,

@@ -32,7 +32,7 @@ export interface StartedServer {
 }
 
 /** The node's clock unit: limits in zoo.cfg ticks are scaled to it, so elections are quick even with tickTime=2000. */
-const NODE_TICK_MS = 100;
+const NODE_TICK_MS = 50;
 
 /**
  * The runtime of one ZAB server: turns the pure ZabNode's Ready batches into

@@ -1,4 +1,4 @@
-import { PeerKind, type ConnectFrame, type PeerMessage, type RequestFrame, type ServerRole, type Zxid } from '@zabkit/protocol';
+import { PeerKind, type ConnectFrame, type FollowerInfoMsg, type PeerMessage, type RequestFrame, type ServerRole, type Zxid } from '@zabkit/protocol';
 import type { CoreOptions } from '../api.js';
 import type { Txn } from '../txn.js';
 import type { NodeReady, PeerEnvelope, StorageOp, ZabNodeApi, ZabOptions } from './api.js';
@@ -43,6 +43,8 @@ export class ZabNode implements ZabNodeApi, NodeContext {
   currentEpoch = 0;
   lastLogged: Zxid = 0n;
   private ready: NodeReady = emptyReady();
+  /** FOLLOWERINFO that arrived while this server was still electing. */
+  private readonly earlyFollowerInfo = new Map<number, FollowerInfoMsg>();
   private started = false;
 
   constructor(readonly options: ZabOptions) {
@@ -89,6 +91,7 @@ export class ZabNode implements ZabNodeApi, NodeContext {
     this.log(`LOOKING: ${reason}`);
     const tail = this.role_?.stop() ?? [];
     this.role_ = null;
+    this.earlyFollowerInfo.clear();
     this.replica.stopServing(reason);
     this.replica.sink = null;
     // The log's uncommitted tail joins the state, as a restart replaying the log would do
@@ -138,11 +141,18 @@ export class ZabNode implements ZabNodeApi, NodeContext {
       this.pumpElection();
       return;
     }
-    this.role_?.handle(from, msg);
+    if (!this.role_) {
+      // A learner that decided before us is already asking to follow; keep its latest
+      // FOLLOWERINFO for when we lead instead of making it wait for a resend.
+      if (msg.k === PeerKind.followerInfo) this.earlyFollowerInfo.set(from, msg);
+      return;
+    }
+    this.role_.handle(from, msg);
   }
 
   peerDisconnected(sid: number, now: number): void {
     this.now_ = now;
+    this.earlyFollowerInfo.delete(sid);
     this.role_?.peerDisconnected(sid);
   }
 
@@ -239,8 +249,12 @@ export class ZabNode implements ZabNodeApi, NodeContext {
     const now = () => this.now_;
     if (decision.state === 'LEADING') {
       this.log(`elected leader (round ${decision.electionEpoch}, zxid 0x${this.lastLogged.toString(16)})`);
-      this.role_ = new Leader(this, now);
+      const leader = new Leader(this, now);
+      this.role_ = leader;
+      for (const [sid, info] of this.earlyFollowerInfo) leader.handle(sid, info);
+      this.earlyFollowerInfo.clear();
     } else {
+      this.earlyFollowerInfo.clear();
       this.role_ = new Learner(this, decision.leader, decision.state === 'OBSERVING' || this.isObserver, now);
     }
   }
