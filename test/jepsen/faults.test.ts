@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_FAULTS, type FaultKind } from './nemesis.js';
 import { runFaults, type RunConfig } from './run.js';
+import { runWorkloads, type WorkloadRunConfig } from './workload-run.js';
+import { ALL_WORKLOADS, type WorkloadKind } from './workloads.js';
 
 const env = process.env;
 const durationS = Number(env.FAULT_DURATION_S ?? 0) || undefined;
@@ -31,7 +33,45 @@ const configs: RunConfig[] = Array.from({ length: runs }, (_, i) => {
   };
 });
 
+/**
+ * The node and recipe workloads (unique creates, sequential nodes, fenced counter, queue, leader latch),
+ * all at once on one cluster; FAULT_WORKLOAD_RUNS / FAULT_WORKLOADS pick more runs / a subset.
+ */
+const WORKLOAD_SET: Omit<WorkloadRunConfig, 'seed'>[] = [
+  { name: '3 nodes: leader faults, client delays and partitions', nodes: 3, durationS: 16, faults: ['kill-leader', 'pause-leader', 'delay-clients', 'partition-clients', 'kill'] },
+];
+const workloadKinds = env.FAULT_WORKLOADS ? (env.FAULT_WORKLOADS.split(',').map((s) => s.trim()) as WorkloadKind[]) : undefined;
+for (const k of workloadKinds ?? []) if (!ALL_WORKLOADS.includes(k)) throw new Error(`FAULT_WORKLOADS: unknown workload ${k} (known: ${ALL_WORKLOADS.join(', ')})`);
+const workloadRuns = Number(env.FAULT_WORKLOAD_RUNS ?? 0) || Math.max(WORKLOAD_SET.length, Math.ceil(runs / CI_SET.length) * WORKLOAD_SET.length);
+const workloadConfigs: WorkloadRunConfig[] = Array.from({ length: workloadRuns }, (_, i) => {
+  const base = WORKLOAD_SET[i % WORKLOAD_SET.length]!;
+  const nodes = env.FAULT_NODES ? Number(env.FAULT_NODES) : base.nodes;
+  return {
+    ...base,
+    name: `workloads ${i + 1}/${workloadRuns} ${only ? `${nodes} nodes: ${only.join(', ')}` : base.name}`,
+    nodes,
+    seed: baseSeed + 1000 + i,
+    durationS: durationS ?? base.durationS,
+    faults: only ?? base.faults,
+    ...(workloadKinds ? { workloads: workloadKinds } : {}),
+  };
+});
+
 describe('fault suite (real processes)', () => {
+  for (const cfg of workloadConfigs) {
+    it(
+      cfg.name,
+      async () => {
+        const r = await runWorkloads(cfg);
+        for (const [kind, problems] of Object.entries(r.verdicts)) {
+          expect(problems.map((p) => `${p.check}: ${p.message}`), `${kind} (seed ${cfg.seed}; history ${r.historyFile})`).toEqual([]);
+        }
+        expect(r.schedule.length, 'faults injected').toBeGreaterThan(0);
+      },
+      (cfg.durationS + 150) * 1000,
+    );
+  }
+
   for (const cfg of configs) {
     it(
       cfg.name,

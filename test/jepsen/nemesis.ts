@@ -19,9 +19,11 @@ export type FaultKind =
   /** SIGKILL every node, start them all again. */
   | 'restart-all'
   /** Cut the clients off from some servers (the TCP proxies in front of their client ports), restore. */
-  | 'partition-clients';
+  | 'partition-clients'
+  /** Delay the client links of some servers (their TCP proxies hold every chunk 50-800 ms, one direction or both), restore. */
+  | 'delay-clients';
 
-export const ALL_FAULTS: readonly FaultKind[] = ['kill', 'kill-leader', 'kill-minority', 'pause', 'pause-leader', 'restart-all', 'partition-clients'];
+export const ALL_FAULTS: readonly FaultKind[] = ['kill', 'kill-leader', 'kill-minority', 'pause', 'pause-leader', 'restart-all', 'partition-clients', 'delay-clients'];
 
 export interface PlannedFault {
   /** Quiet time before the fault strikes (ms). */
@@ -35,6 +37,8 @@ export interface PlannedFault {
 export interface FaultLogEntry {
   kind: FaultKind;
   nodes: number[];
+  /** delay-clients: the delay and direction. */
+  detail?: string;
   /** ms since the workload started. */
   at: number;
   holdMs: number;
@@ -136,6 +140,17 @@ export class Nemesis {
           for (const id of nodes) this.proxies.get(id)?.restore();
         };
       }
+      case 'delay-clients': {
+        const nodes = this.rng.sample(this.ids, this.rng.int(1, this.ids.length));
+        const ms = this.rng.int(50, 800);
+        const direction = this.rng.pick(['up', 'down', 'both'] as const);
+        entry.nodes = nodes;
+        entry.detail = `${ms} ms ${direction}`;
+        for (const id of nodes) this.proxies.get(id)?.delay(ms, direction);
+        return async () => {
+          for (const id of nodes) this.proxies.get(id)?.delay(0);
+        };
+      }
     }
   }
 
@@ -154,6 +169,6 @@ export class Nemesis {
 export function formatSchedule(log: readonly FaultLogEntry[]): string {
   if (log.length === 0) return '(no faults)';
   return log
-    .map((e) => `+${(e.at / 1000).toFixed(1)}s ${e.kind} [${e.nodes.map((n) => `n${n}`).join(',')}] for ${(e.holdMs / 1000).toFixed(1)}s${e.error ? ` (error: ${e.error})` : ''}`)
+    .map((e) => `+${(e.at / 1000).toFixed(1)}s ${e.kind} [${e.nodes.map((n) => `n${n}`).join(',')}]${e.detail ? ` (${e.detail})` : ''} for ${(e.holdMs / 1000).toFixed(1)}s${e.error ? ` (error: ${e.error})` : ''}`)
     .join('\n    ');
 }

@@ -45,7 +45,7 @@ export interface RunReport {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the cluster, retrying on fresh ports when a probed port was taken meanwhile (EADDRINUSE). */
-async function startCluster(cfg: RunConfig, onLog: (id: number, line: string) => void): Promise<{ cluster: LocalCluster; dir: string }> {
+export async function startCluster(cfg: RunConfig, onLog: (id: number, line: string) => void): Promise<{ cluster: LocalCluster; dir: string }> {
   for (let attempt = 1; ; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), 'zabkit-jepsen-'));
     const cluster = new LocalCluster({ nodes: cfg.nodes, dataDir: dir, tickTime: cfg.tickTime ?? 200, onLog });
