@@ -121,3 +121,46 @@ describe('leader latch checker', () => {
     expect(checks(checkLeaderTerms([{ process: 'a', token: '0x20', start: 0, end: 100 }, { process: 'b', token: '0x10', start: 150, end: 200 }]))).toEqual(['token-order']);
   });
 });
+
+describe('Proxy.delay', () => {
+  it('holds traffic per direction and keeps order', async () => {
+    const net = await import('node:net');
+    const { Proxy } = await import('../support/proxy.js');
+    const echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const proxy = await Proxy.start((echo.address() as import('node:net').AddressInfo).port);
+    const sock = net.connect(proxy.port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const roundTrip = async (msg: string): Promise<{ ms: number; got: string }> => {
+      const t = Date.now();
+      let got = '';
+      await new Promise<void>((r) => {
+        const on = (d: Buffer) => {
+          got += d.toString();
+          if (got.length >= msg.length) {
+            sock.off('data', on);
+            r();
+          }
+        };
+        sock.on('data', on);
+        sock.write(msg);
+      });
+      return { ms: Date.now() - t, got };
+    };
+    try {
+      expect((await roundTrip('a')).ms).toBeLessThan(100);
+      proxy.delay(150, 'up');
+      const up = await roundTrip('bc');
+      expect(up.got).toBe('bc');
+      expect(up.ms).toBeGreaterThanOrEqual(140);
+      proxy.delay(150, 'both');
+      expect((await roundTrip('d')).ms).toBeGreaterThanOrEqual(290);
+      proxy.delay(0);
+      expect((await roundTrip('e')).ms).toBeLessThan(100);
+    } finally {
+      sock.destroy();
+      await proxy.close();
+      await new Promise((r) => echo.close(r));
+    }
+  });
+});
