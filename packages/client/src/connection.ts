@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import {
   FrameKind,
   FrameError,
-  decodeFrame,
+  decodeFrames,
   encodeFrame,
   type ClientFrame,
   type ConnectFrame,
@@ -81,7 +81,7 @@ export class Connection {
       );
       ws.on('open', () => {
         try {
-          ws.send(encodeFrame(hello));
+          ws.send(encodeFrame({ ...hello, frameArrays: true }));
         } catch (cause) {
           finish(zabError('ConnectionLoss', `could not send connect frame to ${conn.address}`, { cause }));
         }
@@ -95,18 +95,21 @@ export class Connection {
         else conn.lost(`socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
       });
       ws.on('message', (data, isBinary) => {
-        const frame = conn.decode(data, isBinary);
-        if (frame === undefined) {
+        const frames = conn.decode(data, isBinary);
+        if (frames === undefined) {
           if (!settled) finish(zabError('ConnectionLoss', `${conn.address} sent an undecodable handshake reply`));
           return;
         }
-        if (!settled) {
-          if (frame.k === FrameKind.connected) finish(undefined, frame);
-          else if (frame.k === FrameKind.connectRefused) finish(ZabError.from(frame.err, `${conn.address} refused the connection: ${frame.message}`));
-          else finish(zabError('ConnectionLoss', `${conn.address} answered the handshake with frame kind ${frame.k}`));
-          return;
+        for (const frame of frames) {
+          if (conn.closed) return;
+          if (!settled) {
+            if (frame.k === FrameKind.connected) finish(undefined, frame);
+            else if (frame.k === FrameKind.connectRefused) finish(ZabError.from(frame.err, `${conn.address} refused the connection: ${frame.message}`));
+            else finish(zabError('ConnectionLoss', `${conn.address} answered the handshake with frame kind ${frame.k}`));
+            continue;
+          }
+          conn.deliver(frame);
         }
-        conn.deliver(frame);
       });
     });
   }
@@ -150,22 +153,25 @@ export class Connection {
     t.unref?.();
   }
 
-  private decode(data: WebSocket.RawData, isBinary: boolean): ServerFrame | undefined {
+  /** One ws message: one frame or, from a server that batches, an array of them (in order). */
+  private decode(data: WebSocket.RawData, isBinary: boolean): ServerFrame[] | undefined {
     if (this.closed) return undefined;
-    let frame: Frame;
+    let frames: Frame[];
     try {
       if (!isBinary) throw new FrameError('malformed', 'text frame on a binary protocol');
       const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-      frame = decodeFrame(bytes, this.maxFrameBytes);
-      if (frame.k === FrameKind.connect || frame.k === FrameKind.request || frame.k === FrameKind.status) {
-        throw new FrameError('malformed', `client frame kind ${frame.k} received from the server`);
+      frames = decodeFrames(bytes, this.maxFrameBytes);
+      for (const frame of frames) {
+        if (frame.k === FrameKind.connect || frame.k === FrameKind.request || frame.k === FrameKind.status) {
+          throw new FrameError('malformed', `client frame kind ${frame.k} received from the server`);
+        }
       }
     } catch (err) {
       this.logger?.warn(`zabkit client: closing connection to ${this.address}: ${(err as Error).message}`);
       this.lost(`undecodable frame: ${(err as Error).message}`);
       return undefined;
     }
-    return frame as ServerFrame;
+    return frames as ServerFrame[];
   }
 
   private deliver(frame: ServerFrame): void {

@@ -1,7 +1,7 @@
 // Client mechanics against a scriptable fake server (see fake-server.ts).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { once } from '../../../test/support/once.js';
-import { FrameKind, OpCode, type Request, type RequestFrame, type Stat } from '@zabkit/protocol';
+import { encode, encodeFrame, FrameKind, OpCode, packArray, type Request, type RequestFrame, type ServerFrame, type Stat } from '@zabkit/protocol';
 import {
   AbortedError,
   BadArgumentsError,
@@ -87,6 +87,66 @@ describe('client mechanics (fake server)', () => {
     await c.sync('/'); // replies come after the events on the same socket
     expect(events).toEqual([{ type: 'NodeDataChanged', path: '/w' }]);
     expect(c.lastZxidSeen).toBe(10n);
+  });
+
+  it('announces frameArrays and accepts several frames in one message (an array), in order: the event before the replies', async () => {
+    let held: RequestFrame | undefined;
+    const s = await fake({
+      onRequest: (req, conn, frame) => {
+        const path = (req as { path?: string }).path;
+        if (req.op !== OpCode.getData || path === '/w') return { body: { data: null, stat: STAT } };
+        if (path === '/a') {
+          held = frame;
+          return 'hang';
+        }
+        const frames: ServerFrame[] = [
+          { k: FrameKind.event, zxid: 5n, type: 'NodeDataChanged', path: '/w' },
+          { k: FrameKind.response, xid: held!.xid, zxid: 5n, op: OpCode.getData, body: { data: Uint8Array.of(1), stat: STAT } },
+          { k: FrameKind.response, xid: frame.xid, zxid: 6n, op: OpCode.getData, body: { data: Uint8Array.of(2), stat: STAT } },
+        ];
+        conn.sendRaw(packArray(frames.map(encodeFrame)));
+        return 'hang';
+      },
+    });
+    const c = await client(s.address);
+    expect((s.last.frames[0] as { frameArrays?: unknown }).frameArrays).toBe(true);
+    const order: string[] = [];
+    await c.getData('/w', { watch: (e) => order.push(`event ${e.path}`) });
+    const a = c.getData('/a').then((r) => order.push(`a ${r.data?.[0]}`));
+    await vi.waitFor(() => expect(held).toBeDefined());
+    const b = c.getData('/b').then((r) => order.push(`b ${r.data?.[0]}`));
+    await Promise.all([a, b]);
+    expect(order).toEqual(['event /w', 'a 1', 'b 2']);
+    expect(c.lastZxidSeen).toBe(6n);
+  });
+
+  it('an array message with one malformed element is rejected whole: nothing in it is delivered, the socket closes', async () => {
+    const s = await fake({
+      onRequest: (req, conn, frame) => {
+        const path = (req as { path?: string }).path;
+        if (req.op === OpCode.getData && path === '/x') {
+          conn.sendRaw(
+            packArray([
+              encodeFrame({ k: FrameKind.event, zxid: 5n, type: 'NodeDataChanged', path: '/w' }),
+              encodeFrame({ k: FrameKind.response, xid: frame.xid, zxid: 5n, op: OpCode.getData, body: { data: null, stat: STAT } }),
+              encode({ k: 999 }),
+            ]),
+          );
+          return 'hang';
+        }
+        return { body: { data: null, stat: STAT } };
+      },
+    });
+    const warn = vi.fn();
+    const c = await client(s.address, { logger: { warn } });
+    const events: WatchEvent[] = [];
+    await c.getData('/w', { watch: (e) => events.push(e) });
+    const reconnected = once(c, 'reconnected');
+    const err = await c.getData('/x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionLossError);
+    await reconnected;
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/closing connection.*unknown frame kind 999/);
+    expect(events.filter((e) => e.type === 'NodeDataChanged')).toEqual([]);
   });
 
   it('an undecodable frame closes that socket: in-flight requests fail with ConnectionLoss, it is logged, the client reconnects', async () => {

@@ -34,6 +34,16 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return packr.pack(frame);
 }
 
+/**
+ * The msgpack array of already-encoded values `parts`, built by concatenation (no re-encoding).
+ * Used to send several frames as one WebSocket message (see decodeFrames).
+ */
+export function packArray(parts: readonly Uint8Array[], prefix?: Uint8Array): Uint8Array {
+  const n = parts.length;
+  const head = n < 16 ? Buffer.from([0x90 | n]) : n < 0x10000 ? Buffer.from([0xdc, n >> 8, n & 0xff]) : Buffer.from([0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  return Buffer.concat(prefix ? [prefix, head, ...parts] : [head, ...parts]);
+}
+
 const KINDS = new Set<number>(Object.values(FrameKind));
 
 /**
@@ -45,12 +55,33 @@ export function decodeFrame(bytes: Uint8Array, maxFrameBytes = frameLimitFor(DEF
   if (bytes.byteLength > maxFrameBytes) {
     throw new FrameError('oversized', `frame of ${bytes.byteLength} bytes exceeds the limit of ${maxFrameBytes}`);
   }
-  let value: unknown;
+  return checkFrame(unpackFrame(bytes));
+}
+
+/**
+ * Decodes one WebSocket message holding either one frame (a map) or several (a non-empty array of
+ * maps, in order). Every element must pass decodeFrame's rules, else the whole message is rejected.
+ * Throws FrameError, never anything else.
+ */
+export function decodeFrames(bytes: Uint8Array, maxFrameBytes = frameLimitFor(DEFAULT_MAX_DATA_BYTES)): Frame[] {
+  if (bytes.byteLength > maxFrameBytes) {
+    throw new FrameError('oversized', `frame of ${bytes.byteLength} bytes exceeds the limit of ${maxFrameBytes}`);
+  }
+  const value = unpackFrame(bytes);
+  if (!Array.isArray(value)) return [checkFrame(value)];
+  if (value.length === 0) throw new FrameError('malformed', 'empty frame array');
+  return value.map(checkFrame);
+}
+
+function unpackFrame(bytes: Uint8Array): unknown {
   try {
-    value = packr.unpack(bytes);
+    return packr.unpack(bytes);
   } catch (cause) {
     throw new FrameError('undecodable', `frame is not valid msgpack: ${(cause as Error)?.message ?? cause}`, { cause });
   }
+}
+
+function checkFrame(value: unknown): Frame {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new FrameError('malformed', 'frame is not a map');
   }

@@ -154,6 +154,8 @@ export interface ConnectFrame {
   sessionId: bigint;
   /** Empty for a new session. */
   passwd: Uint8Array;
+  /** The client accepts several server frames in one ws message (a msgpack array of frames, in order). */
+  frameArrays?: boolean;
 }
 export interface ConnectedFrame {
   k: typeof FrameKind.connected;

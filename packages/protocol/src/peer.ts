@@ -1,3 +1,4 @@
+import { packArray } from './codec.js';
 import type { Request } from './messages.js';
 import type { Zxid } from './zxid.js';
 
@@ -27,6 +28,8 @@ export const PeerKind = {
   syncReply: 25,
   revalidate: 26,
   revalidateReply: 27,
+  /** Several messages sent on one link within one turn of the event loop, as one ws frame. */
+  batch: 28,
 } as const;
 export type PeerKind = (typeof PeerKind)[keyof typeof PeerKind];
 
@@ -108,7 +111,18 @@ export type PeerMessage =
   | RevalidateMsg
   | RevalidateReplyMsg;
 
-export type PeerFrame = HelloMsg | PeerMessage;
+/** Messages of one link in the order sent; never contains a hello or another batch. */
+export interface BatchMsg { k: typeof PeerKind.batch; msgs: PeerMessage[] }
+
+export type PeerFrame = HelloMsg | PeerMessage | BatchMsg;
+
+// { k: PeerKind.batch, msgs: <array header follows> } as msgpack: fixmap(2), "k", 28, "msgs".
+const BATCH_PREFIX = Uint8Array.from([0x82, 0xa1, 0x6b, PeerKind.batch, 0xa4, 0x6d, 0x73, 0x67, 0x73]);
+
+/** A BatchMsg frame from already-encoded PeerMessages (concatenated, not re-encoded). */
+export function encodeBatch(encoded: readonly Uint8Array[]): Uint8Array {
+  return packArray(encoded, BATCH_PREFIX);
+}
 
 const PEER_KINDS = new Set<number>(Object.values(PeerKind));
 export function isPeerFrame(v: unknown): v is PeerFrame {

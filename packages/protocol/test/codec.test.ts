@@ -6,6 +6,10 @@ import {
   OpCode,
   decode,
   decodeFrame,
+  decodeFrames,
+  encodeBatch,
+  packArray,
+  PeerKind,
   encode,
   encodeFrame,
   frameLimitFor,
@@ -291,5 +295,52 @@ describe('decodeFrame rejects bad input with a FrameError', () => {
     const f = decodeFrame(bytes) as unknown as Record<string, unknown>;
     expect(Object.getPrototypeOf(f)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('frame arrays and peer batches', () => {
+  const ev = (n: number) => ({ k: FrameKind.event, zxid: BigInt(n), type: 'NodeDataChanged', path: `/p${n}` }) as const;
+  it('decodeFrames accepts one map or a non-empty array of frames, in order; decodeFrame still rejects arrays', () => {
+    expect(decodeFrames(encodeFrame(ev(1)))).toEqual([ev(1)]);
+    for (const n of [1, 2, 15, 16, 17, 300, 70_000]) {
+      const frames = Array.from({ length: n }, (_, i) => ev(i));
+      const bytes = packArray(frames.map(encodeFrame));
+      expect(decodeFrames(bytes, 64 * 1024 * 1024)).toEqual(frames);
+      expect(decode(bytes)).toEqual(frames);
+    }
+    expect(() => decodeFrame(packArray([encodeFrame(ev(1))]))).toThrow(/not a map/);
+  });
+  it('decodeFrames applies every malformed-frame rule per element', () => {
+    const ok = encodeFrame(ev(1));
+    const bad: [string, Uint8Array, RegExp][] = [
+      ['empty array', packArray([]), /empty frame array/],
+      ['a number', packArray([ok, encode(7)]), /not a map/],
+      ['a nested array', packArray([ok, packArray([ok])]), /not a map/],
+      ['unknown kind', packArray([ok, encode({ k: 999 })]), /unknown frame kind 999/],
+      ['request without xid', packArray([encode({ k: FrameKind.request, req: {} }), ok]), /integer xid/],
+    ];
+    for (const [what, bytes, re] of bad) {
+      let err: unknown;
+      try {
+        decodeFrames(bytes);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, what).toBeInstanceOf(FrameError);
+      expect((err as FrameError).reason, what).toBe('malformed');
+      expect((err as FrameError).message, what).toMatch(re);
+    }
+    expect(() => decodeFrames(packArray([ok, ok]), 10)).toThrow(/exceeds the limit/);
+    expect(() => decodeFrames(Uint8Array.of(0x92, 0xc1))).toThrow(FrameError);
+  });
+  it('encodeBatch is the msgpack of { k: batch, msgs } without re-encoding', () => {
+    const msgs = [
+      { k: PeerKind.commit, zxid: 1n << 40n },
+      { k: PeerKind.proposal, zxid: 5n, txn: Uint8Array.of(1, 2, 3) },
+      { k: PeerKind.ping, touches: [1n, 2n] },
+    ];
+    const back = decode(encodeBatch(msgs.map((m) => encode(m)))) as { k: number; msgs: { txn?: Uint8Array }[] };
+    expect(back.k).toBe(PeerKind.batch);
+    expect(back.msgs.map((m) => (m.txn ? { ...m, txn: Uint8Array.from(m.txn) } : m))).toEqual(msgs);
   });
 });

@@ -1,7 +1,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, encodeFrame, FrameError, type ClientFrame, type ServerFrame } from '@zabkit/protocol';
+import { decodeFrame, encodeFrame, FrameError, FrameKind, packArray, type ClientFrame, type ServerFrame } from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
 
 export interface ClientListenerOptions {
@@ -21,7 +21,15 @@ export interface ClientListenerOptions {
 interface Conn {
   ws: WebSocket;
   remote: string;
+  /** The client's connect frame said it accepts arrays of frames (`frameArrays: true`). */
+  arrays: boolean;
+  /** Encoded frames not yet written (only when `arrays`); flushed together at the end of this turn. */
+  pending: Uint8Array[];
+  pendingBytes: number;
 }
+
+/** Frames to one connection within one turn go out as one ws message (a msgpack array) of at most this many bytes. */
+export const REPLY_BATCH_MAX_BYTES = 256 * 1024;
 
 /**
  * Accepts client WebSockets and turns their binary frames into decoded
@@ -35,6 +43,8 @@ export class ClientListener {
   private nextConnId = 1;
   packetsReceived = 0;
   packetsSent = 0;
+  private readonly dirty = new Set<Conn>();
+  private flushScheduled = false;
 
   constructor(private readonly opts: ClientListenerOptions) {}
 
@@ -63,7 +73,39 @@ export class ClientListener {
     const conn = this.conns.get(connId);
     if (!conn || conn.ws.readyState !== conn.ws.OPEN) return;
     this.packetsSent++;
-    conn.ws.send(encodeFrame(frame), { binary: true });
+    const bytes = encodeFrame(frame);
+    if (!conn.arrays) {
+      conn.ws.send(bytes, { binary: true });
+      return;
+    }
+    if (conn.pending.length > 0 && conn.pendingBytes + bytes.byteLength > REPLY_BATCH_MAX_BYTES) this.flushConn(conn);
+    if (bytes.byteLength >= REPLY_BATCH_MAX_BYTES) {
+      conn.ws.send(bytes, { binary: true });
+      return;
+    }
+    conn.pending.push(bytes);
+    conn.pendingBytes += bytes.byteLength;
+    this.dirty.add(conn);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushAll());
+    }
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (const conn of this.dirty) this.flushConn(conn);
+    this.dirty.clear();
+  }
+
+  /** Writes a connection's pending frames, in order, as one ws message (a lone frame as itself). */
+  private flushConn(conn: Conn): void {
+    const frames = conn.pending;
+    if (frames.length === 0) return;
+    conn.pending = [];
+    conn.pendingBytes = 0;
+    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    conn.ws.send(frames.length === 1 ? frames[0]! : packArray(frames), { binary: true });
   }
 
   /** Closes after frames already queued on the socket are flushed. */
@@ -71,6 +113,7 @@ export class ClientListener {
     const conn = this.conns.get(connId);
     if (!conn) return;
     this.opts.logger.debug(`closing connection ${connId} (${conn.remote}): ${reason}`);
+    this.flushConn(conn);
     conn.ws.close(code, reason.slice(0, 120));
   }
 
@@ -93,7 +136,8 @@ export class ClientListener {
     }
     this.perRemote.set(addr, count + 1);
     const connId = this.nextConnId++;
-    this.conns.set(connId, { ws, remote });
+    const conn: Conn = { ws, remote, arrays: false, pending: [], pendingBytes: 0 };
+    this.conns.set(connId, conn);
     ws.on('message', (data, isBinary) => {
       this.packetsReceived++;
       if (!isBinary) {
@@ -109,6 +153,7 @@ export class ClientListener {
         this.close(connId, reason, 1007);
         return;
       }
+      if (frame.k === FrameKind.connect && frame.frameArrays === true) conn.arrays = true;
       try {
         this.opts.onFrame(connId, frame);
       } catch (err) {
@@ -119,6 +164,7 @@ export class ClientListener {
     ws.on('error', (err) => this.opts.logger.warn(`connection ${connId} (${remote}) closed on error: ${err.message}`));
     ws.on('close', () => {
       this.conns.delete(connId);
+      this.dirty.delete(conn);
       const n = (this.perRemote.get(addr) ?? 1) - 1;
       if (n <= 0) this.perRemote.delete(addr);
       else this.perRemote.set(addr, n);

@@ -244,11 +244,40 @@ export class PeerNetwork {
     }
     if (!isPeerFrame(frame) || Array.isArray(frame)) return this.dropInbound(conn, 'not a peer frame', 1007);
     if (conn.peer === null) return this.onHello(conn, frame);
-    if (frame.k === PeerKind.hello) return this.dropInbound(conn, 'a second hello', 1008);
-    if ((frame.k === PeerKind.vote) !== (conn.channel === 'election')) {
-      return this.dropInbound(conn, `kind ${frame.k} does not belong on the ${conn.channel} channel`, 1008);
+    if (frame.k === PeerKind.batch) return this.onBatch(conn, frame.msgs);
+    if (!this.admissible(conn, frame)) return;
+    this.deliver(conn, frame);
+  }
+
+  /** Checks every message of a batch first (a bad one closes the link, delivering none), then delivers them in order. */
+  private onBatch(conn: InboundConn, msgs: unknown): void {
+    if (!Array.isArray(msgs) || msgs.length === 0) return this.dropInbound(conn, 'malformed batch frame', 1007);
+    for (const m of msgs) {
+      if (!isPeerFrame(m) || Array.isArray(m)) return this.dropInbound(conn, 'batch holds something that is not a peer message', 1007);
+      if (m.k === PeerKind.batch) return this.dropInbound(conn, 'a batch inside a batch', 1008);
+      if (!this.admissible(conn, m)) return;
     }
-    const peer = conn.peer;
+    for (const m of msgs as PeerMessage[]) {
+      if (conn.dead || this.stopped) return;
+      this.deliver(conn, m);
+    }
+  }
+
+  /** A message after the hello must not be another hello and must belong on this channel; else the link is closed. */
+  private admissible(conn: InboundConn, frame: PeerFrame): frame is PeerMessage {
+    if (frame.k === PeerKind.hello) {
+      this.dropInbound(conn, 'a second hello', 1008);
+      return false;
+    }
+    if ((frame.k === PeerKind.vote) !== (conn.channel === 'election')) {
+      this.dropInbound(conn, `kind ${frame.k} does not belong on the ${conn.channel} channel`, 1008);
+      return false;
+    }
+    return true;
+  }
+
+  private deliver(conn: InboundConn, frame: PeerMessage): void {
+    const peer = conn.peer!;
     const st = this.peers.get(peer);
     if (st) conn.lastUse = st.breaks;
     try {

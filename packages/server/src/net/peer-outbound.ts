@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { encode, PeerKind, PROTOCOL_VERSION, type HelloMsg } from '@zabkit/protocol';
+import { encode, encodeBatch, PeerKind, PROTOCOL_VERSION, type HelloMsg } from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
 
 export type PeerChannel = HelloMsg['channel'];
@@ -7,6 +7,14 @@ export type PeerChannel = HelloMsg['channel'];
 /** Messages held for one link while it is (re)connecting, or buffered on its socket. */
 export const MAX_QUEUED_MSGS = 10_000;
 export const MAX_QUEUED_BYTES = 512 * 1024 * 1024;
+/**
+ * Messages sent on an open link within one turn of the event loop go out as one ws frame
+ * (a PeerKind.batch) of at most this many bytes; a larger message goes alone.
+ */
+export const BATCH_MAX_BYTES = 256 * 1024;
+/** When a batch is flushed: 'microtask' (end of the current task) or 'immediate' (after the poll phase). */
+const FLUSH: 'microtask' | 'immediate' = process.env.ZABKIT_PEER_FLUSH === 'immediate' ? 'immediate' : 'microtask';
+
 /** A dial that has not completed the WebSocket handshake by then counts as failed. */
 export const DIAL_TIMEOUT_MS = 5_000;
 /** A link that closes sooner than this after opening counts as a failed dial for backoff. */
@@ -54,6 +62,11 @@ export class OutboundLink {
   /** Overflowed and dropped; sends are discarded until the break has been reported. */
   private discarding = false;
   private closed = false;
+  /** Encoded messages for `batchWs` not yet written; flushed together. */
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+  private batchWs: WebSocket | null = null;
+  private flushScheduled = false;
   private readonly name: string;
 
   constructor(private readonly opts: OutboundLinkOptions) {
@@ -73,11 +86,13 @@ export class OutboundLink {
     }
     const ws = this.ws;
     if (this.state === 'open' && ws) {
-      if (ws.bufferedAmount + bytes.byteLength > MAX_QUEUED_BYTES) {
-        this.overflow(`${ws.bufferedAmount} bytes unsent on the socket`);
+      if (this.batchWs !== ws) this.resetBatch(ws);
+      if (ws.bufferedAmount + this.batchBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
+        this.overflow(`${ws.bufferedAmount + this.batchBytes} bytes unsent on the socket`);
         return;
       }
-      ws.send(bytes, { binary: true });
+      this.append(ws, bytes);
+      this.scheduleFlush();
       return;
     }
     if (this.queue.length >= MAX_QUEUED_MSGS || this.queuedBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
@@ -93,6 +108,7 @@ export class OutboundLink {
   close(): Promise<void> {
     this.closed = true;
     this.clearQueue();
+    this.resetBatch(null);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const ws = this.ws;
@@ -167,6 +183,8 @@ export class OutboundLink {
       ws.send(encode(hello), { binary: true });
       const queued = this.queue;
       this.clearQueue();
+      this.resetBatch(ws);
+      // Queued messages go out one frame each (a reconnect is rare; later sends batch as usual).
       for (const bytes of queued) ws.send(bytes, { binary: true });
       this.opts.logger.debug(`${this.name}: connected, flushed ${queued.length} queued messages`);
       this.opts.onOpen(this);
@@ -180,6 +198,7 @@ export class OutboundLink {
     ws.on('close', (code) => {
       if (this.ws !== ws) return;
       const wasOpen = this.state === 'open';
+      if (this.batchWs === ws) this.resetBatch(null);
       this.ws = null;
       this.state = 'idle';
       if (wasOpen) {
@@ -213,11 +232,54 @@ export class OutboundLink {
 
   /** Forgets `ws` (its events are ignored from now on) and kills it. */
   private detach(ws: WebSocket, kill: boolean): void {
+    if (this.batchWs === ws) this.resetBatch(null);
     if (this.ws === ws) {
       this.ws = null;
       this.state = 'idle';
     }
     if (kill) void terminate(ws);
+  }
+
+  /** Adds to the pending batch of `ws` (the current socket, open), writing first what would not fit. */
+  private append(ws: WebSocket, bytes: Uint8Array): void {
+    if (this.batch.length > 0 && this.batchBytes + bytes.byteLength > BATCH_MAX_BYTES) this.flush();
+    if (bytes.byteLength >= BATCH_MAX_BYTES) {
+      ws.send(bytes, { binary: true });
+      return;
+    }
+    this.batch.push(bytes);
+    this.batchBytes += bytes.byteLength;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      this.flush();
+    };
+    if (FLUSH === 'immediate') setImmediate(run);
+    else queueMicrotask(run);
+  }
+
+  /**
+   * Writes the pending batch as one frame (a lone message as itself). If its socket is no longer
+   * this link's open socket the batch is dropped: that socket broke, and the break is reported.
+   */
+  private flush(): void {
+    const msgs = this.batch;
+    const ws = this.batchWs;
+    if (msgs.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!ws || ws !== this.ws || this.state !== 'open' || this.closed) return;
+    ws.send(msgs.length === 1 ? msgs[0]! : encodeBatch(msgs), { binary: true });
+  }
+
+  private resetBatch(ws: WebSocket | null): void {
+    this.batch = [];
+    this.batchBytes = 0;
+    this.batchWs = ws;
   }
 
   private clearQueue(): void {

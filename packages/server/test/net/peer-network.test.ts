@@ -5,6 +5,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import {
   decode,
   encode,
+  encodeBatch,
   PeerKind,
   PROTOCOL_VERSION,
   type CommitMsg,
@@ -163,6 +164,9 @@ const vote = (n: number): VoteMsg => ({
 const commit = (n: number): CommitMsg => ({ k: PeerKind.commit, zxid: (7n << 32n) + BigInt(n) });
 const tagOf = (m: PeerMessage): string =>
   m.k === PeerKind.vote ? `vote ${m.electionEpoch}` : m.k === PeerKind.proposal ? `proposal ${m.zxid & 0xffffffffn}` : `kind ${m.k}`;
+
+/** A message as it arrives (bytes come back as Buffers). */
+const wire = (m: PeerMessage): PeerMessage => (m.k === PeerKind.proposal ? { ...m, txn: Buffer.from(m.txn) } : m);
 
 /** Opens a raw WebSocket, sends `frames` in order, resolves with the close code the server chose. */
 function rawClose(port: number, frames: (Uint8Array | string)[]): Promise<number> {
@@ -394,6 +398,48 @@ describe('PeerNetwork', () => {
     expect(n1.rec.from(2).slice(1).map(tagOf).sort()).toEqual(['proposal 9', 'vote 9']);
     expect(n2.rec.from(1).map(tagOf)).toEqual(['proposal 8']);
     expect(n1.rec.disconnects).toEqual([2]);
+  });
+
+  it('sends one turn of messages as batches and delivers them in exact order, large ones alone', async () => {
+    const peers = await addresses(2);
+    const [n1, n2] = (await startNodes(peers)) as [Node, Node];
+    n1.net.send(2, commit(0));
+    await n2.rec.until(() => n2.rec.messages.length === 1, 'the link open');
+    const big = (n: number): ProposalMsg => ({ k: PeerKind.proposal, zxid: (7n << 32n) + BigInt(n), txn: new Uint8Array(300 * 1024).fill(n & 0xff) });
+    const sent: PeerMessage[] = [];
+    for (let i = 1; i <= 9000; i++) sent.push(i % 1000 === 0 ? big(i) : i % 3 === 0 ? commit(i) : proposal(i));
+    for (const m of sent) n1.net.send(2, m);
+    await n2.rec.until(() => n2.rec.messages.length === 1 + sent.length, 'all messages at 2');
+    expect(n2.rec.from(1).slice(1)).toEqual(sent.map(wire));
+    expect(n2.rec.disconnects).toEqual([]);
+    expect(n1.rec.disconnects).toEqual([]);
+  });
+
+  it('delivers a raw batch in order, and closes a link whose batch holds a bad message without delivering any of it', async () => {
+    const peers = await addresses(2);
+    const [n1] = (await startNodes(peers)) as [Node, Node];
+    const q = peers[0]!.quorumPort;
+    const raw = await rawOpen(q);
+    raw.send(hello(2, 'quorum'));
+    raw.send(encodeBatch([encode(proposal(1)), encode(commit(1)), encode(proposal(2))]));
+    raw.send(encode(commit(2)));
+    await n1.rec.until(() => n1.rec.messages.length === 4, '4 messages');
+    expect(n1.rec.from(2)).toEqual([proposal(1), commit(1), proposal(2), commit(2)].map(wire));
+    raw.send(encodeBatch([encode(proposal(3)), encode(vote(3))]));
+    expect(await closed(raw)).toBe(1008);
+    await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break reported');
+    expect(n1.rec.messages.length).toBe(4);
+
+    const bad: [string, (Uint8Array | string)[], number][] = [
+      ['a batch as the first frame', [encodeBatch([hello(2, 'quorum')])], 1008],
+      ['a hello inside a batch', [hello(2, 'quorum'), encodeBatch([encode(commit(1)), hello(2, 'quorum')])], 1008],
+      ['a number inside a batch', [hello(2, 'quorum'), encodeBatch([encode(commit(1)), encode(7)])], 1007],
+      ['a batch inside a batch', [hello(2, 'quorum'), encodeBatch([encodeBatch([encode(commit(1))])])], 1008],
+      ['an empty batch', [hello(2, 'quorum'), encodeBatch([])], 1007],
+      ['msgs not an array', [hello(2, 'quorum'), encode({ k: PeerKind.batch, msgs: 3 })], 1007],
+    ];
+    for (const [what, frames, code] of bad) expect(await rawClose(q, frames), what).toBe(code);
+    expect(n1.rec.messages.length).toBe(4);
   });
 
   it('replaces an older inbound connection from the same peer and channel', async () => {
