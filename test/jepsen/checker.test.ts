@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Recorder, type RegisterValue, type SessionLog, type TapFrame } from './history.js';
 import { checkLinearizable } from './linearizability.js';
 import { checkSessions, checkWatches } from './session-checker.js';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 
 const init: Record<string, RegisterValue> = { x: { value: 'init', version: 0 }, y: { value: 'init', version: 0 } };
 

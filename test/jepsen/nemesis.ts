@@ -3,7 +3,7 @@
 // how long to hold a fault), not synchronisation.
 import type { LocalCluster } from 'zabkit';
 import type { Proxy } from '../support/proxy.js';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 
 export type FaultKind =
   /** SIGKILL a random node, restart it. */

@@ -10,7 +10,7 @@ import { Proxy } from '../support/proxy.js';
 import { formatEvent, pairOps, Recorder, type OpFn, type OpInput, type OpResultRecord, type RegisterValue, type RunHistory, type SessionLog } from './history.js';
 import { checkLinearizable, type LinearizabilityResult } from './linearizability.js';
 import { formatSchedule, Nemesis, planFaults, type FaultKind, type FaultLogEntry } from './nemesis.js';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 import { checkSessions, checkWatches, type CheckProblem } from './session-checker.js';
 import { SessionTap } from './tap.js';
 

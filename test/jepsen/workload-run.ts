@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connect } from '@zabkit/client';
 import { Proxy } from '../support/proxy.js';
 import { formatSchedule, Nemesis, planFaults, type FaultKind, type FaultLogEntry } from './nemesis.js';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 import { startCluster } from './run.js';
 import { checkCounter, checkLeaderTerms, checkQueue, checkSequential, checkUniqueCreates, type CounterState, type CreateOp, type FinalListing, type IncrementOp, type LeaderTermRecord, type QueueOp, type SeqListing, type SeqOp, type WorkloadProblem } from './workload-checkers.js';
 import {

@@ -7,7 +7,7 @@ import { connect, ZabError, type ZabClient } from '@zabkit/client';
 import { LeaderLatch } from '@zabkit/leader';
 import { Mutex, type Lease } from '@zabkit/lock';
 import { FifoQueue, LOCK_SUFFIX } from '@zabkit/queue';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 import {
   DEFINITE_FAILURES,
   seqOf,

@@ -1,4 +1,4 @@
-import type { Rng } from './rng.js';
+import type { Rng } from '../support/rng.js';
 import type { SimCluster } from './sim-cluster.js';
 
 export type FaultKind = 'crash' | 'crashLeader' | 'partition' | 'isolateLeader' | 'cutLink' | 'slowLink' | 'slowDisk';

@@ -1,6 +1,6 @@
 import { Checker } from './checker.js';
 import { healAll, scheduleFaults, type FaultKind } from './faults.js';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 import { SimCluster } from './sim-cluster.js';
 import { SimClient } from './workload.js';
 

@@ -1,6 +1,6 @@
 import { FrameKind, PROTOCOL_VERSION, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
 import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp } from '@zabkit/server';
-import { Rng } from './rng.js';
+import { Rng } from '../support/rng.js';
 import { SimDisk } from './sim-disk.js';
 
 export interface SimOptions {

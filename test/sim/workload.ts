@@ -1,6 +1,6 @@
 import { FrameKind, OpCode, type Zxid } from '@zabkit/protocol';
 import type { AckedWrite } from './checker.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../support/rng.js';
 import type { SimCluster, SimConn } from './sim-cluster.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

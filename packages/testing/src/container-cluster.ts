@@ -8,7 +8,7 @@ import { freePorts } from 'zabkit';
 import { LineSplitter, NodeLog, renderZooCfg } from './config.js';
 import { removeRun } from './docker.js';
 import { ensureThinImage, planThinImage } from './image.js';
-import { pollForLeader } from './leader.js';
+import { nodeById, waitForLeaderAmong } from './leader.js';
 import { CONTAINER_DATA_DIR, NODE_LABEL, RUN_LABEL, type Cluster, type ClusterNode, type ClusterOptions, type NodeRole } from './types.js';
 
 /** What a server prints once it serves: "zabkit V server N ready on HOST:PORT as ROLE ...". */
@@ -204,14 +204,11 @@ class DockerCluster implements Cluster {
   }
 
   node(id: number): ClusterNode {
-    const n = this.nodes.find((x) => x.id === id);
-    if (!n) throw new Error(`no node ${id}`);
-    return n;
+    return nodeById(this.nodes, id);
   }
 
-  async waitForLeader(opts: { timeoutMs?: number; exclude?: number[]; minFollowers?: number } = {}): Promise<ClusterNode> {
-    const id = await pollForLeader(() => this.nodes.filter((n) => n.isRunning() && !n.isPaused()), opts);
-    return this.node(id);
+  waitForLeader(opts: { timeoutMs?: number; exclude?: number[]; minFollowers?: number } = {}): Promise<ClusterNode> {
+    return waitForLeaderAmong(this.nodes, opts);
   }
 
   close(): Promise<void> {

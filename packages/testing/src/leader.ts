@@ -35,3 +35,19 @@ export async function pollForLeader(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The node with this id (throws for an unknown id). */
+export function nodeById<N extends { id: number }>(nodes: readonly N[], id: number): N {
+  const n = nodes.find((x) => x.id === id);
+  if (!n) throw new Error(`no node ${id}`);
+  return n;
+}
+
+/** Waits until exactly one running, unpaused node leads; resolves with it. */
+export async function waitForLeaderAmong<N extends { id: number; address: string; isRunning(): boolean; isPaused(): boolean }>(
+  nodes: readonly N[],
+  opts: { timeoutMs?: number; exclude?: number[]; minFollowers?: number } = {},
+): Promise<N> {
+  const id = await pollForLeader(() => nodes.filter((n) => n.isRunning() && !n.isPaused()), opts);
+  return nodeById(nodes, id);
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from 'zabkit';
 import { NodeLog } from './config.js';
-import { pollForLeader } from './leader.js';
+import { nodeById, waitForLeaderAmong } from './leader.js';
 import type { Cluster, ClusterNode, ClusterOptions, NodeRole } from './types.js';
 
 class ProcessNode implements ClusterNode {
@@ -92,14 +92,11 @@ class ProcessCluster implements Cluster {
   }
 
   node(id: number): ClusterNode {
-    const n = this.nodes.find((x) => x.id === id);
-    if (!n) throw new Error(`no node ${id}`);
-    return n;
+    return nodeById(this.nodes, id);
   }
 
-  async waitForLeader(opts: { timeoutMs?: number; exclude?: number[]; minFollowers?: number } = {}): Promise<ClusterNode> {
-    const id = await pollForLeader(() => this.nodes.filter((n) => n.isRunning() && !n.isPaused()), opts);
-    return this.node(id);
+  waitForLeader(opts: { timeoutMs?: number; exclude?: number[]; minFollowers?: number } = {}): Promise<ClusterNode> {
+    return waitForLeaderAmong(this.nodes, opts);
   }
 
   close(): Promise<void> {

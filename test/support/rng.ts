@@ -1,4 +1,4 @@
-/** Small seeded PRNG (mulberry32): the same seed gives the same schedule and op choices. */
+/** Small seeded PRNG (mulberry32): the same seed replays the same run (simulation seeds, fault schedules, op choices). */
 export class Rng {
   private s: number;
   constructor(seed: number) {
