@@ -226,9 +226,12 @@ async function waitForChildren(path: string, count: number): Promise<void> {
     let fire!: () => void;
     const fired = new Promise<void>((r) => (fire = r));
     const children = await zk.getChildren(path, { watch: () => fire() }).catch(async (err: unknown) => {
-      if ((err as { code?: string }).code !== 'NoNode' || (await zk.exists(path, { watch: () => fire() })) !== null) throw err;
+      if ((err as { code?: string }).code !== 'NoNode') throw err;
+      // Created between the two reads: read the children again.
+      if ((await zk.exists(path, { watch: () => fire() })) !== null) return null;
       return [] as string[];
     });
+    if (children === null) continue;
     if (children.filter((c) => c !== 'ready').length === count) return;
     await Promise.race([fired, delay(5_000).then(() => Promise.reject(new Error(`${path}: no change in 5 s`)))]);
   }
