@@ -53,6 +53,13 @@ export interface ProtectedCreateOptions extends CallOptions {
    * `isProtected` to recognise the name. Default: a fresh `randomUUID()`.
    */
   guid?: string;
+  /**
+   * Asked when a create's outcome was unknown and its node is not found: did
+   * someone already consume (delete) it? Return the node's path if so (the
+   * create is then reported done, not repeated), or null to create again.
+   * Queues use this so a lost put reply never duplicates an item.
+   */
+  alreadyConsumed?: (guid: string) => Promise<string | null>;
 }
 
 /**
@@ -69,7 +76,8 @@ export async function createProtected(
   options: ProtectedCreateOptions = {},
 ): Promise<string> {
   const parent = parentOf(pathPrefix);
-  const guidName = `${PROTECTED_PREFIX}${options.guid ?? randomUUID()}-${basename(pathPrefix)}`;
+  const guid = options.guid ?? randomUUID();
+  const guidName = `${PROTECTED_PREFIX}${guid}-${basename(pathPrefix)}`;
   const full = joinPath(parent, guidName);
   const retries = options.retries ?? 10;
   const call: CallOptions = {};
@@ -79,9 +87,13 @@ export async function createProtected(
   for (let attempt = 0; ; attempt++) {
     try {
       if (unknownOutcome) {
+        // Catch up with the leader first, so a create that did commit is seen here.
+        await client.sync(parent, call);
         const children = await client.getChildren(parent, call);
         const mine = children.find((c) => c.startsWith(guidName));
         if (mine !== undefined) return joinPath(parent, mine);
+        const consumed = await options.alreadyConsumed?.(guid);
+        if (consumed) return consumed;
       }
       const createOpts: Parameters<ZabClient['create']>[2] = { ...call, mode };
       if (options.ttlMs !== undefined) createOpts.ttlMs = options.ttlMs;

@@ -1,4 +1,4 @@
-import { hasCode, isRetryable, zabError, type CallOptions, type Stat, type ZabClient } from '@zabkit/client';
+import { hasCode, isRetryable, mkdirp, zabError, type CallOptions, type Stat, type ZabClient } from '@zabkit/client';
 
 /** Where a leased item stands. */
 export type LeaseState = 'held' | 'acked' | 'released' | 'lost';
@@ -94,20 +94,44 @@ export class Lease<T> {
 
 const MAX_ATTEMPTS = 30;
 
+/** Consumed items' GUIDs are kept this long (a TTL node), for producers whose put reply was lost. */
+export const TOMBSTONE_TTL_MS = 10 * 60_000;
+const GUID_RE = /^_c_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-/;
+
+/** `<queue>-consumed`: where a queue remembers the GUIDs of items it delivered. */
+export function tombstoneDir(queuePath: string): string {
+  return `${queuePath}-consumed`;
+}
+
+/** The tombstone path for an item node (null when its name carries no GUID). */
+export function tombstoneOf(item: string): string | null {
+  const slash = item.lastIndexOf('/');
+  const m = GUID_RE.exec(item.slice(slash + 1));
+  return m ? `${tombstoneDir(item.slice(0, slash))}/${m[1]}` : null;
+}
+
 /** @internal deletes item + lock atomically, retrying retryable failures (see Lease.ack). */
 export async function removeClaimed(client: ZabClient, item: string, lock: string, options: CallOptions): Promise<void> {
+  const tombstone = tombstoneOf(item);
   for (let attempt = 0; ; attempt++) {
     try {
+      // The tombstone (the item's name as data) is made in the same transaction that
+      // removes the item, so a producer that lost its put reply can tell "consumed" from "never made".
       await client.multi(
         [
           { type: 'delete', path: lock },
           { type: 'delete', path: item },
+          ...(tombstone ? [{ type: 'create' as const, path: tombstone, data: item, mode: 'ttl' as const, ttlMs: TOMBSTONE_TTL_MS }] : []),
         ],
         options,
       );
       return;
     } catch (err) {
       if (attempt > 0 && hasCode(err, 'NoNode') && err.failedOpIndex === 0) return;
+      if (tombstone && hasCode(err, 'NoNode') && err.failedOpIndex === 2) {
+        await mkdirp(client, tombstone.slice(0, tombstone.lastIndexOf('/')), options); // a queue made before tombstones
+        continue;
+      }
       if (!isRetryable(err) || attempt >= MAX_ATTEMPTS || options.signal?.aborted) throw err;
       await sleep(Math.min(500, 25 * 2 ** attempt));
     }

@@ -11,7 +11,7 @@ import {
   type ZabClient,
 } from '@zabkit/client';
 import { jsonCodec, type Codec } from './codec.js';
-import { Lease, deleteLock, removeClaimed } from './lease.js';
+import { Lease, deleteLock, removeClaimed, tombstoneDir } from './lease.js';
 import type { FifoQueueOptions, TakeOptions } from './options.js';
 import { CallScope, trigger } from '@zabkit/client';
 
@@ -65,13 +65,27 @@ export class FifoQueue<T = unknown> {
     this.checkOpen();
     const data = this.codec.encode(item);
     await this.ensureDir(options);
+    // A put whose reply was lost finds its item again, or its tombstone if a consumer already took it:
+    // either way the item is not created twice.
+    const protectedOptions = { ...options, alreadyConsumed: (guid: string) => this.consumedPath(guid) };
     try {
-      return await createProtected(this.client, `${this.path}/${this.prefix}`, data, 'persistent-sequential', options);
+      return await createProtected(this.client, `${this.path}/${this.prefix}`, data, 'persistent-sequential', protectedOptions);
     } catch (err) {
       if (!hasCode(err, 'NoNode')) throw err;
       this.dirReady = undefined; // the queue node was removed under us: make it again, once
       await this.ensureDir(options);
-      return await createProtected(this.client, `${this.path}/${this.prefix}`, data, 'persistent-sequential', options);
+      return await createProtected(this.client, `${this.path}/${this.prefix}`, data, 'persistent-sequential', protectedOptions);
+    }
+  }
+
+  /** The item path a tombstone records for this GUID, or null when no consumer took such an item. */
+  private async consumedPath(guid: string): Promise<string | null> {
+    try {
+      const { data } = await this.client.getData(`${tombstoneDir(this.path)}/${guid}`);
+      return data ? Buffer.from(data).toString('utf8') : null;
+    } catch (err) {
+      if (hasCode(err, 'NoNode')) return null;
+      throw err;
     }
   }
 

@@ -136,6 +136,31 @@ describe('FifoQueue', () => {
     expect(await zk.getChildren(path)).toEqual([]);
   });
 
+  it('a put whose reply is lost after a consumer already took the item is not created again (no duplicate)', async () => {
+    const path = fresh();
+    const producer = await tc.client();
+    const consumer = new FifoQueue<string>(await tc.client(), path);
+    const q = new FifoQueue<string>(producer, path);
+    await q.put('warm-up');
+    expect(await consumer.take({ timeoutMs: 5_000 })).toBe('warm-up');
+    // fault injection: the create is applied, a consumer takes the item, and only then the producer sees ConnectionLoss
+    const create = producer.create.bind(producer);
+    let injected = 0;
+    producer.create = async (...args: Parameters<ZabClient['create']>) => {
+      const made = await create(...args);
+      if (injected++ === 0) {
+        expect(await consumer.take({ timeoutMs: 5_000 })).toBe('once');
+        throw new ConnectionLossError('reply lost (injected)');
+      }
+      return made;
+    };
+    const put = await q.put('once');
+    expect(injected).toBe(1); // the retry found the tombstone instead of creating the item again
+    expect(put.startsWith(`${path}/`)).toBe(true);
+    expect(await consumer.tryTake()).toBeUndefined();
+    expect(await q.size()).toBe(0);
+  });
+
   it('lost replies of the claim and of the final delete: the item is delivered once, no lock is left behind', async () => {
     const path = fresh();
     const c = await tc.client();
@@ -146,7 +171,7 @@ describe('FifoQueue', () => {
     const lost: string[] = [];
     const multi = c.multi.bind(c);
     c.multi = async (ops: readonly Op[], options) => {
-      const kind = ops.some((o) => o.type === 'create') ? 'claim' : 'remove';
+      const kind = ops.some((o) => o.type === 'check') ? 'claim' : 'remove';
       const result = await multi(ops, options);
       if (!lost.includes(kind)) {
         lost.push(kind);
