@@ -3,8 +3,8 @@ import { checkDocker, containersByLabel, getContainerRuntimeClient, RUN_LABEL, s
 import { clusterScenario } from './scenario.js';
 
 // Real containers (testcontainers, host networking). CI starts a private Docker engine
-// (.ci/run via scripts/docker-up.sh); on a developer machine without one the suite is
-// skipped, and says so, rather than passing silently.
+// (.ci/run via scripts/docker-up.sh); on a developer machine without one it says so and
+// checks the fallback users get instead, rather than passing silently.
 const docker = await checkDocker();
 const inCI = !!process.env.CI;
 
@@ -52,7 +52,16 @@ if (docker.available) {
     `\n*** Docker unavailable: container suites not run (${docker.reason}).\n` +
       '*** Start a private engine with: eval "$(sudo scripts/docker-up.sh)" (stop it with scripts/docker-down.sh), or set DOCKER_HOST.\n',
   );
-  describe.skip('containers (Docker unavailable: skipped)', () => {
-    it('Docker unavailable: container suites not run', () => undefined);
+  // What a user without Docker gets instead: runtime 'auto' falls back to child processes.
+  describe('containers unavailable: runtime auto', () => {
+    it('falls back to child processes and serves', async () => {
+      const cluster = await startCluster({ nodes: 3, runtime: 'auto' });
+      try {
+        expect(cluster.runtime).toBe('process');
+        expect((await cluster.waitForLeader()).id).toBeGreaterThan(0);
+      } finally {
+        await cluster.close();
+      }
+    }, 60_000);
   });
 }
