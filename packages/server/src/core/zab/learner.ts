@@ -132,7 +132,7 @@ export class Learner {
         ctx.log(`SNAP from leader ${this.leaderId} at 0x${msg.zxid.toString(16)}`);
         this.pending.clear();
         ctx.storage({ kind: 'installSnapshot', zxid: msg.zxid, chunks: msg.chunks });
-        ctx.replica.load(msg.chunks, []);
+        ctx.replica.load(msg.chunks);
         ctx.history.reset(msg.zxid);
         ctx.lastLogged = msg.zxid;
         return;

@@ -79,15 +79,12 @@ export class Replica {
 
   // ---- state --------------------------------------------------------------------
 
-  /** Replaces all state with a snapshot plus txns (restart, TRUNC reload, SNAP). */
-  load(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[]): void {
+  /** Replaces all state with a snapshot (restart, TRUNC reload, SNAP); txns after it are applied by the caller. */
+  load(snapshotChunks: readonly Uint8Array[] | null): void {
     this.tree.reset();
     this.sessions.clear();
     this.watches.clear();
-    let last: Zxid = 0n;
-    if (snapshotChunks && snapshotChunks.length > 0) last = readSnapshot(snapshotChunks, this.tree, this.sessions);
-    this.lastApplied = last;
-    for (const txn of txns) if (txn.hdr.zxid > this.lastApplied) this.apply(txn);
+    this.lastApplied = snapshotChunks && snapshotChunks.length > 0 ? readSnapshot(snapshotChunks, this.tree, this.sessions) : 0n;
   }
 
   snapshotChunks(): Iterable<Uint8Array> {

@@ -121,7 +121,7 @@ export class ZabNode implements ZabNodeApi, NodeContext {
   }
 
   private load(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[]): void {
-    this.replica.load(snapshotChunks, []);
+    this.replica.load(snapshotChunks);
     this.history.reset(this.replica.lastApplied);
     for (const txn of txns) if (txn.hdr.zxid > this.replica.lastApplied) this.applyCommitted(txn);
     this.lastLogged = this.replica.lastApplied;
