@@ -172,3 +172,27 @@ export function formatSchedule(log: readonly FaultLogEntry[]): string {
     .map((e) => `+${(e.at / 1000).toFixed(1)}s ${e.kind} [${e.nodes.map((n) => `n${n}`).join(',')}]${e.detail ? ` (${e.detail})` : ''} for ${(e.holdMs / 1000).toFixed(1)}s${e.error ? ` (error: ${e.error})` : ''}`)
     .join('\n    ');
 }
+
+/**
+ * Runs the fault plan while the workload goes on for `durationMs` (the plan may end early: the workload
+ * keeps going, healthy, until the duration is over), then heals everything and waits for a leader
+ * followed by every other server.
+ */
+export async function runFaultWindow(
+  nemesis: Nemesis,
+  plan: PlannedFault[],
+  durationMs: number,
+  cluster: { waitForLeader(o: { timeoutMs: number; minFollowers: number }): Promise<unknown> },
+  nodes: number,
+): Promise<void> {
+  const done = new AbortController();
+  const timer = setTimeout(() => done.abort(), durationMs);
+  try {
+    await nemesis.run(plan, done.signal);
+    await new Promise<void>((r) => (done.signal.aborted ? r() : done.signal.addEventListener('abort', () => r(), { once: true })));
+  } finally {
+    clearTimeout(timer);
+    await nemesis.healAll();
+  }
+  await cluster.waitForLeader({ timeoutMs: 30_000, minFollowers: nodes - 1 });
+}

@@ -9,7 +9,7 @@ import { LocalCluster } from 'zabkit';
 import { Proxy } from '../support/proxy.js';
 import { formatEvent, pairOps, Recorder, type OpFn, type OpInput, type OpResultRecord, type RegisterValue, type RunHistory, type SessionLog } from './history.js';
 import { checkLinearizable, type LinearizabilityResult } from './linearizability.js';
-import { formatSchedule, Nemesis, planFaults, type FaultKind, type FaultLogEntry } from './nemesis.js';
+import { formatSchedule, Nemesis, planFaults, type FaultKind, type FaultLogEntry, runFaultWindow } from './nemesis.js';
 import { Rng } from '../support/rng.js';
 import { checkSessions, checkWatches, type CheckProblem } from './session-checker.js';
 import { SessionTap } from './tap.js';
@@ -269,17 +269,7 @@ export async function runFaults(cfg: RunConfig, print: (line: string) => void = 
     for (let i = 1; i <= clients; i++) workers.push(new Worker(i, connectString, keys, rec, sessions, new Rng(cfg.seed * 31 + i), counts));
     const plan = planFaults(rng, cfg.faults, cfg.durationS * 1000);
     running = workers.map((w) => w.run(stop.signal));
-    const nemesisDone = new AbortController();
-    const timer = setTimeout(() => nemesisDone.abort(), cfg.durationS * 1000);
-    try {
-      await nemesis.run(plan, nemesisDone.signal);
-      // The plan may end early: keep the workload going (healthy) until the duration is over.
-      await new Promise<void>((r) => (nemesisDone.signal.aborted ? r() : nemesisDone.signal.addEventListener('abort', () => r(), { once: true })));
-    } finally {
-      clearTimeout(timer);
-      await nemesis.healAll();
-    }
-    await cluster.waitForLeader({ timeoutMs: 30_000, minFollowers: cfg.nodes - 1 });
+    await runFaultWindow(nemesis, plan, cfg.durationS * 1000, cluster, cfg.nodes);
     stop.abort();
     await Promise.all(running);
     await Promise.all(workers.map((w) => w.close()));

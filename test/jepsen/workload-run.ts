@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@zabkit/client';
 import { Proxy } from '../support/proxy.js';
-import { formatSchedule, Nemesis, planFaults, type FaultKind, type FaultLogEntry } from './nemesis.js';
+import { formatSchedule, Nemesis, planFaults, type FaultKind, type FaultLogEntry, runFaultWindow } from './nemesis.js';
 import { Rng } from '../support/rng.js';
 import { startCluster } from './run.js';
 import { checkCounter, checkLeaderTerms, checkQueue, checkSequential, checkUniqueCreates, type CounterState, type CreateOp, type FinalListing, type IncrementOp, type LeaderTermRecord, type QueueOp, type SeqListing, type SeqOp, type WorkloadProblem } from './workload-checkers.js';
@@ -102,16 +102,7 @@ export async function runWorkloads(cfg: WorkloadRunConfig, print: (line: string)
 
     const plan = planFaults(rng, cfg.faults, cfg.durationS * 1000);
     running = loops.map((l) => l.run(stop.signal));
-    const nemesisDone = new AbortController();
-    const timer = setTimeout(() => nemesisDone.abort(), cfg.durationS * 1000);
-    try {
-      await nemesis.run(plan, nemesisDone.signal);
-      await new Promise<void>((res) => (nemesisDone.signal.aborted ? res() : nemesisDone.signal.addEventListener('abort', () => res(), { once: true })));
-    } finally {
-      clearTimeout(timer);
-      await nemesis.healAll();
-    }
-    await cluster.waitForLeader({ timeoutMs: 30_000, minFollowers: cfg.nodes - 1 });
+    await runFaultWindow(nemesis, plan, cfg.durationS * 1000, cluster, cfg.nodes);
     stop.abort();
     await Promise.all(running);
     for (const l of latches) l.finish();
