@@ -1,4 +1,5 @@
 import { decode, encode, type Zxid } from '@zabkit/protocol';
+import { copyBytes } from './bytes.js';
 import type { DataTree, ZNode } from './data-tree.js';
 import type { SessionTable } from './sessions.js';
 import type { NodeKind } from './txn.js';
@@ -58,8 +59,8 @@ export function* writeSnapshot(zxid: Zxid, tree: DataTree, sessions: SessionTabl
   if (rows.length > 0) yield encode({ t: 'nodes', rows } satisfies Chunk);
 }
 
-const bytes = (v: Uint8Array | null): Uint8Array | null =>
-  v === null ? null : new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+/** A copy, so that no value keeps the whole snapshot chunk it was decoded from alive. */
+const bytes = (v: Uint8Array | null): Uint8Array | null => (v === null ? null : copyBytes(v));
 
 /** Loads chunks from writeSnapshot into an empty tree and session table; returns the snapshot zxid. */
 export function readSnapshot(chunks: readonly Uint8Array[], tree: DataTree, sessions: SessionTable): Zxid {

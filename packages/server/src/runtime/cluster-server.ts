@@ -3,12 +3,12 @@ import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, t
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
-import { decodeTxn } from '../core/txn-codec.js';
 import { ClientListener } from '../net/client-listener.js';
 import { PeerNetwork } from '../net/peer-network.js';
 import { openFileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
+import { replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
 import { LatencyStats } from './metrics.js';
 import { Snapshotter } from './snapshotter.js';
@@ -118,9 +118,6 @@ export class ClusterServer implements StartedServer {
     const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
     const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
     for (const w of snapWarnings) logger.warn(w);
-    const recovery = await storage.log.open(snapshot?.zxid ?? 0n);
-    for (const w of recovery.warnings) logger.warn(w);
-    const txns = recovery.records.map((r) => decodeTxn(r.bytes));
     const epochs = await storage.epochs.load();
     const scale = Math.max(1, Math.round(config.tickTime / NODE_TICK_MS));
     const now = Date.now();
@@ -147,11 +144,14 @@ export class ClusterServer implements StartedServer {
         maxElectionBackoffTicks: 20,
       }),
     );
-    node.restore(snapshot?.chunks ?? null, txns, epochs);
+    node.restore(snapshot?.chunks ?? null, [], epochs);
+    // the log's txns are applied segment by segment as they are read (1M txns need not fit in memory twice)
+    const replay = await replayLog(storage.log, snapshot?.zxid ?? 0n, node);
+    for (const w of replay.warnings) logger.warn(w);
     const server = new ClusterServer(config, node, storage.log, storage, logger);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
-      `recovered ${txns.length} txn(s) after ${snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot'}; ` +
+      `recovered ${replay.records} txn(s) after ${snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot'}; ` +
         `last zxid 0x${lastZxid.toString(16)}, acceptedEpoch ${epochs.acceptedEpoch}, currentEpoch ${epochs.currentEpoch}`,
     );
     try {

@@ -4,7 +4,7 @@ import type { Zxid } from '@zabkit/protocol';
 import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName, showZxid } from './format.js';
 import { fsyncDir, writeAll } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
-import { recoverLog, scanSegment, type SegmentInfo } from './segment-recovery.js';
+import { recoverLog, scanSegment, type OnRecord, type SegmentInfo } from './segment-recovery.js';
 import { CorruptLogError, type LogRecord, type LogRecovery, type TxnLog } from './types.js';
 
 export interface FileTxnLogOptions {
@@ -67,9 +67,13 @@ export class FileTxnLog implements TxnLog {
     return { ...this.counters };
   }
 
-  async open(after: Zxid): Promise<LogRecovery> {
+  /**
+   * TxnLog.open; with `onRecord` the records are not collected but streamed to it as they are read
+   * (see recoverLog for what that means when open throws), and the result's `records` is empty.
+   */
+  async open(after: Zxid, onRecord?: OnRecord): Promise<LogRecovery> {
     if (this.state !== 'new') throw new Error('FileTxnLog.open: already opened');
-    const rec = await recoverLog(this.dir, after);
+    const rec = await recoverLog(this.dir, after, onRecord);
     this.segments = rec.segments;
     this.last = rec.lastZxid;
     const tail = this.segments.at(-1);
@@ -187,7 +191,7 @@ export class FileTxnLog implements TxnLog {
         const buf = (await readFile(seg.path)).subarray(0, seg.size);
         const scan = scanSegment(buf, seg.path, seg.firstZxid, this.prevOf(seg), after);
         if (scan.stop) throw this.corrupt(seg.path, scan.stop.offset, scan.stop.reason);
-        out.push(...scan.records);
+        for (const r of scan.records) out.push(r); // (a spread push overflows the stack at ~150k records)
       }
       return out;
     });

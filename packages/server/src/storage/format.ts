@@ -97,10 +97,10 @@ export function decodeRecord(buf: Buffer, off: number): DecodedRecord | string {
   const len = buf.readUInt32BE(off);
   if (len > MAX_RECORD_BYTES) return `implausible record length ${len}`;
   if (len > left - RECORD_HEADER_BYTES) return `record length ${len} runs past end of file`;
-  const zxidBytes = buf.subarray(off + 8, off + 16);
-  const payload = buf.subarray(off + RECORD_HEADER_BYTES, off + RECORD_HEADER_BYTES + len);
-  if (recordCrc(zxidBytes, payload) !== buf.readUInt32BE(off + 4)) return 'crc32c mismatch';
-  return { zxid: buf.readBigUInt64BE(off + 8), bytes: payload, next: off + RECORD_HEADER_BYTES + len };
+  const end = off + RECORD_HEADER_BYTES + len;
+  // the zxid bytes and the payload are adjacent: one pass over [off + 8, end) is recordCrc's value
+  if (crc32c(buf, 0, off + 8, end) !== buf.readUInt32BE(off + 4)) return 'crc32c mismatch';
+  return { zxid: buf.readBigUInt64BE(off + 8), bytes: buf.subarray(off + RECORD_HEADER_BYTES, end), next: end };
 }
 
 /**

@@ -28,6 +28,7 @@ export interface SegmentInfo {
 
 export interface RecoveredLog {
   segments: SegmentInfo[];
+  /** Records after `after`, in zxid order; empty when they went to an `onRecord` callback instead. */
   records: LogRecord[];
   warnings: string[];
   lastZxid: Zxid;
@@ -43,8 +44,14 @@ export async function listSegments(dir: string): Promise<{ path: string; firstZx
   return out.sort((a, b) => (a.firstZxid < b.firstZxid ? -1 : a.firstZxid > b.firstZxid ? 1 : 0));
 }
 
+/**
+ * Receives the records recovery reads, one by one in zxid order. `bytes` is a view into the
+ * segment's buffer: copy what must outlive the call.
+ */
+export type OnRecord = (zxid: Zxid, bytes: Uint8Array) => void;
+
 export interface ScanResult {
-  /** Records with zxid > `keepAfter`. */
+  /** Records with zxid > `keepAfter` (none when they went to an `onRecord` callback). */
   records: LogRecord[];
   lastZxid: Zxid;
   /** End of the last valid record. */
@@ -56,8 +63,9 @@ export interface ScanResult {
 /**
  * Parses the records of one segment buffer. A checksum-valid record whose zxid is not
  * above `prev` (or does not match the segment's first zxid) is corruption and throws.
+ * Records with zxid > `keepAfter` are collected, or passed to `onRecord` as they are parsed.
  */
-export function scanSegment(buf: Buffer, path: string, firstZxid: Zxid, prev: Zxid, keepAfter: Zxid): ScanResult {
+export function scanSegment(buf: Buffer, path: string, firstZxid: Zxid, prev: Zxid, keepAfter: Zxid, onRecord?: OnRecord): ScanResult {
   const records: LogRecord[] = [];
   let off = FILE_HEADER_BYTES;
   let last = prev;
@@ -78,14 +86,24 @@ export function scanSegment(buf: Buffer, path: string, firstZxid: Zxid, prev: Zx
         off,
       );
     }
-    if (r.zxid > keepAfter) records.push({ zxid: r.zxid, bytes: r.bytes });
+    if (r.zxid > keepAfter) {
+      if (onRecord) onRecord(r.zxid, r.bytes);
+      else records.push({ zxid: r.zxid, bytes: r.bytes });
+    }
     last = r.zxid;
     off = r.next;
   }
   return { records, lastZxid: last, end: off, stop: null };
 }
 
-export async function recoverLog(dir: string, after: Zxid): Promise<RecoveredLog> {
+/**
+ * Validates the log directory and returns its segments. The records after `after` are collected in
+ * `records`, or, with `onRecord`, streamed to it as each segment is parsed, so that only one segment
+ * is in memory and no record outlives its callback. The records streamed are exactly those that would
+ * have been collected, provided recoverLog resolves: when it throws (CorruptLogError), some records may
+ * already have been handed over, and whatever was built from them must be discarded.
+ */
+export async function recoverLog(dir: string, after: Zxid, onRecord?: OnRecord): Promise<RecoveredLog> {
   await ensureDir(dir);
   const files = await listSegments(dir);
   const segments: SegmentInfo[] = [];
@@ -112,7 +130,7 @@ export async function recoverLog(dir: string, after: Zxid): Promise<RecoveredLog
       continue;
     }
 
-    const scan = scanSegment(buf, path, firstZxid, prev, after);
+    const scan = scanSegment(buf, path, firstZxid, prev, after, onRecord);
     if (isLast && !scan.stop && scan.end === FILE_HEADER_BYTES) {
       // Crashed between creating the segment and its first durable record.
       await unlink(path);
@@ -141,7 +159,7 @@ export async function recoverLog(dir: string, after: Zxid): Promise<RecoveredLog
       }
       warnings.push(`txn log ${path}: torn tail at offset ${offset} (${reason}); truncated ${cut} bytes`);
     }
-    records.push(...scan.records);
+    for (const r of scan.records) records.push(r); // (a spread push overflows the stack at ~150k records)
     segments.push({ path, firstZxid, lastZxid: scan.lastZxid, size: scan.end });
     prev = scan.lastZxid;
   }

@@ -1,0 +1,130 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ZabNode, encodeTxn, resolveCoreOptions, resolveZabOptions, type Txn } from '../../src/core/index.js';
+import { replayLog } from '../../src/runtime/log-replay.js';
+import { FileTxnLog } from '../../src/storage/index.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+const EPOCHS = { acceptedEpoch: 1, currentEpoch: 1 };
+const SESSION = 0x100n;
+const bytes = (s: string) => new TextEncoder().encode(s);
+const zx = (i: number) => (1n << 32n) | BigInt(i);
+
+/** A consistent history: a session, /app with 10 children, `sets` setData spread over them, a delete, an ephemeral the session's close removes. */
+function history(sets: number): Txn[] {
+  const txns: Txn[] = [];
+  const add = (body: Txn['body']) => txns.push({ hdr: { sessionId: SESSION, cxid: txns.length, zxid: zx(txns.length + 1), time: 1_000 + txns.length }, body });
+  add({ type: 'createSession', timeoutMs: 30_000, passwd: bytes('0123456789abcdef') });
+  add({ type: 'create', path: '/app', data: bytes('root'), ephemeralOwner: 0n, kind: 'normal', parentCVersion: 1, parentSeq: 1 });
+  for (let k = 0; k < 10; k++) {
+    add({ type: 'create', path: `/app/k${k}`, data: null, ephemeralOwner: 0n, kind: 'normal', parentCVersion: k + 1, parentSeq: k + 1 });
+  }
+  const versions = new Array<number>(10).fill(0);
+  for (let i = 0; i < sets; i++) {
+    const k = (i * 7) % 10;
+    add({ type: 'setData', path: `/app/k${k}`, data: bytes(`value ${i} `.repeat(1 + (i % 5))), version: ++versions[k]! });
+  }
+  add({ type: 'delete', path: '/app/k9', parentCVersion: 11 });
+  add({ type: 'create', path: '/app/e', data: bytes('eph'), ephemeralOwner: SESSION, kind: 'normal', parentCVersion: 12, parentSeq: 11 });
+  add({ type: 'error', err: 'NoNode' });
+  add({ type: 'closeSession', deletes: [{ path: '/app/e', parentCVersion: 13 }] });
+  add({ type: 'noop' });
+  return txns;
+}
+
+/** The txns, encoded as the runtime logs them, in a log of many small segments. */
+async function logOf(txns: readonly Txn[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'zabkit-replay-'));
+  dirs.push(dir);
+  const log = new FileTxnLog({ dir, maxSegmentBytes: 2048 });
+  await log.open(0n);
+  for (let i = 0; i < txns.length; i += 25) {
+    log.append(txns.slice(i, i + 25).map((t) => ({ zxid: t.hdr.zxid, bytes: encodeTxn(t) })));
+    await log.flush();
+  }
+  await log.close();
+  return dir;
+}
+
+const newNode = () => new ZabNode(resolveZabOptions(resolveCoreOptions({ serverId: 1 }), { committedLogSize: 7 }));
+const stateOf = (node: ZabNode) => Buffer.concat([...node.snapshotChunks()]);
+
+/** A node restored the reference way: ZabNode.restore with the txns in memory (not read from the log). */
+function reference(chunks: Uint8Array[] | null, txns: readonly Txn[]): ZabNode {
+  const node = newNode();
+  node.restore(chunks, txns, EPOCHS);
+  return node;
+}
+
+/**
+ * A node restored the way ClusterServer.start does: restore without txns, then replayLog from the
+ * files. `applied` is every txn the replica applied, in order (an overwritten setData lost or two
+ * independent txns swapped would leave the same final tree).
+ */
+async function replayed(dir: string, chunks: Uint8Array[] | null, after: bigint): Promise<{ node: ZabNode; records: number; applied: Txn[] }> {
+  const node = newNode();
+  node.restore(chunks, [], EPOCHS);
+  const applied: Txn[] = [];
+  const apply = node.replica.apply.bind(node.replica);
+  vi.spyOn(node.replica, 'apply').mockImplementation((txn) => {
+    applied.push(txn);
+    apply(txn);
+  });
+  const log = new FileTxnLog({ dir });
+  const { records, warnings } = await replayLog(log, after, node);
+  await log.close();
+  expect(warnings).toEqual([]);
+  return { node, records, applied };
+}
+
+/** Same tree, sessions, last zxid and DIFF/TRUNC/SNAP answers for every learner position. */
+function expectSameNode(actual: ZabNode, expected: ZabNode, txns: readonly Txn[]): void {
+  expect(actual.lastLoggedZxid()).toBe(expected.lastLoggedZxid());
+  expect(actual.replica.lastApplied).toBe(txns.at(-1)!.hdr.zxid);
+  expect(stateOf(actual).equals(stateOf(expected))).toBe(true);
+  expect(actual.history.last).toBe(expected.history.last);
+  for (let i = 0; i <= txns.length + 1; i++) expect(actual.history.planSync(zx(i))).toEqual(expected.history.planSync(zx(i)));
+}
+
+describe('replayLog (restart: the txn log applied as it is read)', () => {
+  it('gives the node restore() would give it with every txn, across many segments', async () => {
+    const txns = history(300);
+    const dir = await logOf(txns);
+    const { node, records, applied } = await replayed(dir, null, 0n);
+    expect(records).toBe(txns.length);
+    expect(applied).toEqual(txns);
+    expectSameNode(node, reference(null, txns), txns);
+    // every setData applied once and in order: k0 got 30 of the 300, the last one written last
+    const k0 = node.replica.tree.get('/app/k0')!;
+    expect(k0.version).toBe(30);
+    expect(new TextDecoder().decode(k0.data!)).toBe('value 290 '.repeat(1));
+  });
+
+  it('on top of a snapshot, replays only what follows it (also when the log starts before the snapshot)', async () => {
+    const txns = history(120);
+    const dir = await logOf(txns);
+    const cut = 70;
+    const chunks = [...reference(null, txns.slice(0, cut)).snapshotChunks()];
+    const expected = reference(chunks, txns.slice(cut));
+    for (const after of [zx(cut), zx(cut - 20)]) {
+      const { node, records, applied } = await replayed(dir, chunks, after);
+      expect(records).toBe(txns.length - Number(after & 0xffff_ffffn));
+      expect(applied).toEqual(txns.slice(cut));
+      expectSameNode(node, expected, txns);
+    }
+  });
+
+  it('keeps the whole history as the committed window when it is shorter than the window', async () => {
+    const txns = history(0).slice(0, 5);
+    const dir = await logOf(txns);
+    const { node } = await replayed(dir, null, 0n);
+    expectSameNode(node, reference(null, txns), txns);
+    expect(node.history.planSync(0n)).toEqual({ kind: 'diff', txns: expect.any(Array) });
+  });
+});
