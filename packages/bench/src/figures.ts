@@ -46,6 +46,8 @@ export const FIGURES: Record<string, FigureDef> = {
   '1n getData c=64 ops/s': { unit: 'ops/s', better: 'higher' },
   '1n RSS at rest': { unit: 'MB', better: 'lower' },
   '1n recovery: restart to first read': { unit: 'ms', better: 'lower' },
+  /** 1M setData txns in the log (full run; --quick 20k), none in a snapshot; raw.json has the count. */
+  '1n recovery (txn log): restart to first read': { unit: 'ms', better: 'lower' },
 };
 
 export interface Row {

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--rounds N] [--systems zabkit,zookeeper,etcd] [--profile DIR]`
+ * `pnpm bench [--quick] [--rounds N] [--systems zabkit,zookeeper,etcd] [--recovery-znodes N] [--recovery-txns N] [--only PARTS] [--out DIR] [--profile DIR]`
  *
  * Starts zabkit, Apache ZooKeeper and etcd on 127.0.0.1 (3 nodes and 1 node), runs the same bounded
  * workloads against each with its usual client, and writes bench/results/{latest.json,raw.json,table.md,chart.svg}.
@@ -11,15 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { FIGURES, type Row } from './figures.js';
 import { markdownTable, svgChart } from './report.js';
 import { EtcdCluster, etcdMissing } from './systems/etcd.js';
-import type { Cluster, KvClient, SystemName } from './systems/types.js';
+import type { Cluster, ClusterTuning, KvClient, SystemName } from './systems/types.js';
 import { SYSTEMS } from './systems/types.js';
 import { ZabkitCluster } from './systems/zabkit.js';
 import { ZookeeperCluster, zookeeperMissing } from './systems/zookeeper.js';
-import { VALUE, killAllTracked, median, now, rssMb, sleep } from './util.js';
+import { VALUE, copyDirDurably, killAllTracked, logFootprint, median, now, rssMb, sleep, type LogFootprint } from './util.js';
 import { runFailover, runLoad, runLock, serverCpu, withRssPeak, type Timing } from './workloads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const OUT = join(ROOT, 'bench', 'results');
+const DEFAULT_OUT = join(ROOT, 'bench', 'results');
 
 interface Options {
   quick: boolean;
@@ -28,9 +28,18 @@ interface Options {
   timing: Timing;
   failoverTrials: number;
   recoveryZnodes: number;
+  /** setData txns left in the log for the txn-log recovery figure. */
+  recoveryTxns: number;
   recoveryTrials: number;
   profileDir: string | null;
+  /** Parts to run (default all): 3-node, 1-node, recovery, recovery-txn-log. */
+  only: Set<Part>;
+  /** Where the result files go (default bench/results). */
+  out: string;
 }
+
+const PARTS = ['3-node', '1-node', 'recovery', 'recovery-txn-log'] as const;
+type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
@@ -41,6 +50,8 @@ function parseArgs(argv: string[]): Options {
   const systems = (arg('--systems')?.split(',') ?? SYSTEMS) as SystemName[];
   for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system ${s}`);
   const profileDir = arg('--profile') ? resolve(arg('--profile')!) : null;
+  const only = (arg('--only')?.split(',') ?? PARTS) as Part[];
+  for (const p of only) if (!PARTS.includes(p)) throw new Error(`unknown part ${p} (parts: ${PARTS.join(', ')})`);
   return {
     quick,
     rounds: Number(arg('--rounds') ?? (quick ? 1 : 3)),
@@ -48,15 +59,18 @@ function parseArgs(argv: string[]): Options {
     timing: quick ? { warmMs: 300, windowMs: 1_000, maxOps: 100_000 } : { warmMs: 1_000, windowMs: 4_000, maxOps: 500_000 },
     failoverTrials: quick ? 1 : 2,
     recoveryZnodes: Number(arg('--recovery-znodes') ?? (quick ? 5_000 : 100_000)),
+    recoveryTxns: Number(arg('--recovery-txns') ?? (quick ? 20_000 : 1_000_000)),
     recoveryTrials: quick ? 1 : 3,
     profileDir,
+    only: new Set(only),
+    out: resolve(arg('--out') ?? DEFAULT_OUT),
   };
 }
 
-function makeCluster(system: SystemName, size: number): Cluster {
-  if (system === 'zabkit') return new ZabkitCluster(size);
-  if (system === 'zookeeper') return new ZookeeperCluster(size);
-  return new EtcdCluster(size);
+function makeCluster(system: SystemName, size: number, tuning: ClusterTuning = {}): Cluster {
+  if (system === 'zabkit') return new ZabkitCluster(size, tuning);
+  if (system === 'zookeeper') return new ZookeeperCluster(size, tuning);
+  return new EtcdCluster(size, tuning);
 }
 
 const log = (...a: unknown[]) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -241,6 +255,93 @@ async function recovery(system: SystemName, o: Options, raw: Record<string, unkn
   }
 }
 
+/** setData of 100-byte values on /bench/k0..k63, 64 in flight over `clients`, until `count` txns or the deadline; returns how many. */
+async function writeTxns(clients: KvClient[], count: number, deadline: number): Promise<number> {
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async (_, w) => {
+      while (next < count && now() < deadline) {
+        next++;
+        await clients[w % clients.length]!.set(`/bench/k${w}`, VALUE);
+        done++;
+      }
+    }),
+  );
+  return done;
+}
+
+/**
+ * Single node with `recoveryTxns` setData txns in its txn log (snapshots held off with a large snapCount,
+ * so the restart must replay them all): kill -9, restart, time to the first successful read. Every trial
+ * restarts from the same copy of the data dir taken after the kill, since ZooKeeper writes a snapshot of
+ * what it replayed at startup (the next restart would load that instead of the log).
+ */
+async function recoveryTxnLog(system: SystemName, o: Options, raw: Record<string, unknown>): Promise<Figures> {
+  // ZooKeeper may snapshot after snapCount/2 txns (randomised roll), hence the factor
+  const snapCount = Math.max(1_000_000, 4 * o.recoveryTxns);
+  const cluster = makeCluster(system, 1, { snapCount });
+  await cluster.start();
+  try {
+    const load = await loadTxns(cluster, o);
+    log(`  ${system} txn-log recovery: ${load.txns} setData txns written in ${load.seconds.toFixed(1)} s (${Math.round(load.txns / load.seconds)}/s)`);
+    await cluster.kill(0);
+    const dir = cluster.dataDir(0);
+    const pristine = `${dir}.pristine`; // inside the cluster's temp dir: stop() removes it
+    await copyDirDurably(dir, pristine);
+    const atRestart = await logFootprint(pristine);
+    log(`  ${system} at restart: ${describeFootprint(atRestart)}`);
+    const r = await restartTrials(cluster, pristine, o.recoveryTrials);
+    if (r.afterRestart) log(`  ${system} after a restart: ${describeFootprint(r.afterRestart)}`);
+    raw['recoveryTxnLog'] = { txns: load.txns, loadSeconds: load.seconds, snapCount, atRestart, ...r };
+    return { '1n recovery (txn log): restart to first read': median(r.trialsMs) };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Seeds /bench/k0..k63 and writes up to `recoveryTxns` setData txns on them (bounded by a deadline). */
+async function loadTxns(cluster: Cluster, o: Options): Promise<{ txns: number; seconds: number }> {
+  const seed = await cluster.connect([0]);
+  await cluster.prepare(seed);
+  await seedKeys(seed);
+  const many = await connectMany(cluster, 4);
+  try {
+    const t0 = now();
+    const txns = await writeTxns(many, o.recoveryTxns, t0 + (o.quick ? 60_000 : 600_000));
+    return { txns, seconds: (now() - t0) / 1000 };
+  } finally {
+    await closeAll([seed, ...many]);
+  }
+}
+
+/** `trials` times: data dir := `pristine`, start node 0, time to the first read, kill -9. */
+async function restartTrials(cluster: Cluster, pristine: string, trials: number) {
+  const dir = cluster.dataDir(0);
+  const trialsMs: number[] = [];
+  const serverNotes: (string | null)[] = [];
+  let afterRestart: LogFootprint | null = null;
+  for (let k = 0; k < trials; k++) {
+    await copyDirDurably(pristine, dir);
+    const s = now();
+    await cluster.startNode(0);
+    const c = await cluster.connect([0]);
+    await c.get('/bench/k63');
+    trialsMs.push(now() - s);
+    await c.close();
+    serverNotes.push(cluster.recoveryNote(0));
+    log(`  ${cluster.system} txn-log recovery trial ${k + 1}: ${trialsMs.at(-1)!.toFixed(0)} ms${serverNotes.at(-1) ? ` (server: ${serverNotes.at(-1)})` : ''}`);
+    await cluster.kill(0);
+    afterRestart ??= await logFootprint(dir); // what a restart leaves behind (ZooKeeper: a snapshot of what it replayed)
+  }
+  return { trialsMs, serverNotes, afterRestart };
+}
+
+function describeFootprint(f: LogFootprint): string {
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+  return `txn log ${f.log.length} file(s), ${mb(f.logBytes)} (${f.log.map((x) => x.path).join(', ')}); snapshots: ${f.snapshots.map((x) => `${x.path} ${mb(x.bytes)}`).join(', ') || 'none'}`;
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.profileDir) {
@@ -267,8 +368,9 @@ async function main(): Promise<void> {
   const record = (s: SystemName, f: Figures) => {
     for (const [k, v] of Object.entries(f)) (samples[s][k] ??= []).push(v);
   };
-  const attempt = async (s: SystemName, what: string, fn: (raw: Record<string, unknown>) => Promise<Figures>, round: number) => {
-    if (skipped[s]) return;
+  const attempt = async (s: SystemName, what: Part, fn: (raw: Record<string, unknown>) => Promise<Figures>, round: number) => {
+    if (skipped[s] || !o.only.has(what)) return;
+    log(`${what}: ${s}${what === 'recovery' ? ` (${o.recoveryZnodes} znodes)` : what === 'recovery-txn-log' ? ` (${o.recoveryTxns} txns in the log)` : `, round ${round + 1}/${o.rounds}`}`);
     const raw: Record<string, unknown> = {};
     const t0 = Date.now();
     try {
@@ -285,18 +387,16 @@ async function main(): Promise<void> {
     // alternate the order every round: A B C, B C A, C A B, ...
     const order = active.map((_, i) => active[(i + r) % active.length]!);
     for (const s of order) {
-      log(`round ${r + 1}/${o.rounds}: ${s} 3 nodes`);
       await attempt(s, '3-node', (raw) => suite3(s, o, r, raw), r);
-      log(`round ${r + 1}/${o.rounds}: ${s} 1 node`);
       await attempt(s, '1-node', (raw) => suite1(s, o, raw), r);
     }
   }
   for (const s of active) {
-    log(`recovery: ${s} (${o.recoveryZnodes} znodes)`);
     await attempt(s, 'recovery', (raw) => recovery(s, o, raw), 0);
+    await attempt(s, 'recovery-txn-log', (raw) => recoveryTxnLog(s, o, raw), 0);
   }
 
-  const rows: Row[] = Object.entries(FIGURES).map(([figure, def]) => ({
+  const allRows: Row[] = Object.entries(FIGURES).map(([figure, def]) => ({
     figure,
     unit: def.unit,
     better: def.better,
@@ -304,20 +404,24 @@ async function main(): Promise<void> {
     zookeeper: median(samples.zookeeper[figure] ?? []),
     etcd: median(samples.etcd[figure] ?? []),
   }));
+  // with --only, the rows of the parts that did not run are left out (a full run shows every row)
+  const partial = o.only.size < PARTS.length;
+  const rows = partial ? allRows.filter((r) => r.zabkit !== null || r.zookeeper !== null || r.etcd !== null) : allRows;
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
   const table = markdownTable(rows);
-  const title = `zabkit vs ZooKeeper 3.8 vs etcd 3.4 — ${o.quick ? 'quick' : 'full'} run ${started.toISOString().slice(0, 16)}Z, medians of ${o.rounds} round(s)`;
-  await mkdir(OUT, { recursive: true });
-  await writeFile(join(OUT, 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
+  const parts = partial ? ` (only ${[...o.only].join(', ')})` : '';
+  const title = `zabkit vs ZooKeeper 3.8 vs etcd 3.4 — ${o.quick ? 'quick' : 'full'} run${parts} ${started.toISOString().slice(0, 16)}Z, medians of ${o.rounds} round(s)`;
+  await mkdir(o.out, { recursive: true });
+  await writeFile(join(o.out, 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
   await writeFile(
-    join(OUT, 'raw.json'),
-    JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), mode: o.quick ? 'quick' : 'full', machine, options: o, skipped, samples, runs: rawRuns }, null, 2) + '\n',
+    join(o.out, 'raw.json'),
+    JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), mode: o.quick ? 'quick' : 'full', machine, options: { ...o, only: [...o.only] }, skipped, samples, runs: rawRuns }, null, 2) + '\n',
   );
   const skippedText = Object.entries(skipped).map(([s, why]) => `- ${s} skipped: ${why}`).join('\n');
-  await writeFile(join(OUT, 'table.md'), `# ${title}\n\nMachine: ${machine}\n\n${table}\n${skippedText ? `\n${skippedText}\n` : ''}`);
-  await writeFile(join(OUT, 'chart.svg'), svgChart(rows, title));
+  await writeFile(join(o.out, 'table.md'), `# ${title}\n\nMachine: ${machine}\n\n${table}\n${skippedText ? `\n${skippedText}\n` : ''}`);
+  await writeFile(join(o.out, 'chart.svg'), svgChart(rows, title));
   console.log(`\n${title}\nMachine: ${machine}\n\n${table}\n${skippedText}`);
-  log(`wrote ${join(OUT, 'latest.json')}, raw.json, table.md, chart.svg`);
+  log(`wrote ${join(o.out, 'latest.json')}, raw.json, table.md, chart.svg`);
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,6 +1,8 @@
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
+import { basename, join, relative } from 'node:path';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const now = () => performance.now();
@@ -167,4 +169,61 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what = 'operation'): P
       t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(t));
+}
+
+/** Replaces `dst` with a copy of directory `src`, every file fsynced (so no writeback lands on a later measurement). */
+export async function copyDirDurably(src: string, dst: string): Promise<void> {
+  await rm(dst, { recursive: true, force: true });
+  await mkdir(dst, { mode: (await stat(src)).mode & 0o777 });
+  for (const e of await readdir(src, { withFileTypes: true })) {
+    const from = join(src, e.name);
+    const to = join(dst, e.name);
+    if (e.isDirectory()) await copyDirDurably(from, to);
+    else if (e.isFile()) {
+      await copyFile(from, to);
+      const fh = await open(to, 'r+');
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+}
+
+export interface FileSize {
+  /** Relative to the directory looked at. */
+  path: string;
+  bytes: number;
+}
+
+export interface LogFootprint {
+  /** Txn log segments / WAL files (preallocated by ZooKeeper and etcd: their size is not the bytes used). */
+  log: FileSize[];
+  logBytes: number;
+  snapshots: FileSize[];
+  /** Other files of 1 MB or more (etcd's bbolt db, its preallocated next WAL file). */
+  other: FileSize[];
+}
+
+/** Txn log / WAL files and snapshot files under a node's data dir (zabkit and ZooKeeper `log.*`/`snapshot.*`, etcd `*.wal`/`*.snap`). */
+export async function logFootprint(dir: string): Promise<LogFootprint> {
+  const log: FileSize[] = [];
+  const snapshots: FileSize[] = [];
+  const other: FileSize[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      if (!e.isFile()) continue;
+      const f = { path: relative(dir, p), bytes: (await stat(p)).size };
+      const name = basename(p);
+      if (/^log\.[0-9a-f]+$/.test(name) || name.endsWith('.wal')) log.push(f);
+      else if (/^snapshot\.[0-9a-f]+$/.test(name) || name.endsWith('.snap')) snapshots.push(f);
+      else if (f.bytes >= 1 << 20) other.push(f);
+    }
+  };
+  await walk(dir);
+  const byPath = (a: FileSize, b: FileSize) => a.path.localeCompare(b.path);
+  return { log: log.sort(byPath), logBytes: log.reduce((n, f) => n + f.bytes, 0), snapshots: snapshots.sort(byPath), other: other.sort(byPath) };
 }

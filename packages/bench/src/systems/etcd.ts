@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3, type Watcher } from 'etcd3';
-import type { Cluster, KvClient } from './types.js';
+import type { Cluster, ClusterTuning, KvClient } from './types.js';
 import { freePorts, killAndWait, spawnTracked, waitFor } from '../util.js';
 
 export const ETCD_BIN = '/usr/bin/etcd';
@@ -101,7 +101,10 @@ export class EtcdCluster implements Cluster {
   readonly system = 'etcd' as const;
   private nodes: EtcdNode[] = [];
   private dir = '';
-  constructor(readonly size: number) {}
+  constructor(
+    readonly size: number,
+    readonly tuning: ClusterTuning = {},
+  ) {}
 
   async start(): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'bench-etcd-'));
@@ -128,6 +131,7 @@ export class EtcdCluster implements Cluster {
       '--initial-cluster-state', 'new',
       '--logger', 'zap',
       '--log-level', 'error',
+      ...(this.tuning.snapCount ? ['--snapshot-count', String(this.tuning.snapCount)] : []),
     ]);
   }
   async stop(): Promise<void> {
@@ -180,6 +184,12 @@ export class EtcdCluster implements Cluster {
     const c = new Etcd3({ hosts: nodes.map((i) => `http://127.0.0.1:${this.nodes[i]!.clientPort}`) });
     await c.kv.range({ key: b('/'), limit: 1, serializable: true }); // establish the channel
     return new EtcdKv(c);
+  }
+  dataDir(i: number): string {
+    return this.nodes[i]!.dataDir;
+  }
+  recoveryNote(): string | null {
+    return null; // --log-level error: etcd logs nothing about a normal restart
   }
   async prepare(): Promise<void> {}
 }

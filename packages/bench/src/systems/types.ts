@@ -1,6 +1,15 @@
 export type SystemName = 'zabkit' | 'zookeeper' | 'etcd';
 export const SYSTEMS: SystemName[] = ['zabkit', 'zookeeper', 'etcd'];
 
+/** Settings a figure needs that differ from each system's defaults. */
+export interface ClusterTuning {
+  /**
+   * Txns between snapshots (zabkit and ZooKeeper `snapCount`, etcd `--snapshot-count`); set it far above
+   * a workload's count to keep that workload's txns in the log instead of folded into a snapshot.
+   */
+  snapCount?: number;
+}
+
 /** One connection (session) of a system's usual client. */
 export interface KvClient {
   /** Create a new key that must not exist yet (ZooKeeper create; etcd txn "create_revision == 0 then put"). */
@@ -34,4 +43,8 @@ export interface Cluster {
   connect(nodes: number[]): Promise<KvClient>;
   /** Parent path/prefix under which the bench keeps its keys (created if needed). */
   prepare(client: KvClient): Promise<void>;
+  /** Data directory of node `i` (snapshots and txn log / WAL are under it). */
+  dataDir(i: number): string;
+  /** What node `i` said about its recovery at its last start, if it says anything (zabkit: `recovered N txn(s) ...`). */
+  recoveryNote(i: number): string | null;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connect, type ZabClient } from '@zabkit/client';
 import { Mutex } from '@zabkit/lock';
 import { LocalCluster } from 'zabkit';
-import type { Cluster, KvClient } from './types.js';
+import type { Cluster, ClusterTuning, KvClient } from './types.js';
 import { trackPids } from '../util.js';
 
 class ZabkitKv implements KvClient {
@@ -38,12 +38,30 @@ export class ZabkitCluster implements Cluster {
   private lc: LocalCluster | null = null;
   private dir = '';
   private untrack: (() => void) | null = null;
-  constructor(readonly size: number) {}
+  /** Last `recovered N txn(s) ...` line of each node (index = node index). */
+  private readonly recovered: string[] = [];
+  /** The last few lines each node printed, to tell why a start failed. */
+  private readonly tails: string[][] = [];
+  constructor(
+    readonly size: number,
+    readonly tuning: ClusterTuning = {},
+  ) {}
 
   async start(): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'bench-zabkit-'));
     // defaults otherwise (tickTime 2000, snapCount 100000); fsync before ack is always on in zabkit
-    this.lc = new LocalCluster({ nodes: this.size, dataDir: this.dir, readyTimeoutMs: 60_000 });
+    const extraConfig: Record<string, number> = this.tuning.snapCount ? { snapCount: this.tuning.snapCount } : {};
+    this.lc = new LocalCluster({
+      nodes: this.size,
+      dataDir: this.dir,
+      readyTimeoutMs: 60_000,
+      extraConfig,
+      onLog: (id, line) => {
+        if (/ recovered \d+ txn/.test(line)) this.recovered[id - 1] = line.slice(line.indexOf('recovered '));
+        const tail = (this.tails[id - 1] ??= []);
+        if (tail.push(line) > 5) tail.shift();
+      },
+    });
     const lc = this.lc;
     this.untrack = trackPids(() => lc.nodes.map((n) => n.process?.pid));
     await this.lc.start();
@@ -69,7 +87,12 @@ export class ZabkitCluster implements Cluster {
     await this.cluster.kill(i + 1);
   }
   async startNode(i: number): Promise<void> {
-    await this.cluster.startNode(i + 1);
+    this.tails[i] = [];
+    try {
+      await this.cluster.startNode(i + 1);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; its last lines: ${this.tails[i]!.join(' | ')}`, { cause: err });
+    }
   }
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
     await this.cluster.waitForLeader({ timeoutMs, minFollowers: this.size - 1 });
@@ -78,6 +101,12 @@ export class ZabkitCluster implements Cluster {
     const cs = nodes.map((i) => this.cluster.address(i + 1)).join(',');
     const c = await connect(cs, { shuffle: false, retry: { minTimeout: 10, maxTimeout: 200 }, requestTimeoutMs: 10_000 });
     return new ZabkitKv(c);
+  }
+  dataDir(i: number): string {
+    return this.cluster.node(i + 1).dataDir;
+  }
+  recoveryNote(i: number): string | null {
+    return this.recovered[i] ?? null;
   }
   async prepare(client: KvClient): Promise<void> {
     const c = (client as ZabkitKv).c;
