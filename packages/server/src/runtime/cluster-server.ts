@@ -246,6 +246,9 @@ export class ClusterServer implements StartedServer {
     if (this.failed) return;
     const ready: NodeReady = this.node.takeReady();
     for (const line of ready.logs) this.logger.info(line);
+    // Client replies first: their flush is queued before the peers' and the log's, so a reply
+    // does not wait behind the COMMIT writes to every follower.
+    this.sendOutbox(ready.outbox);
     for (const m of ready.send) this.deliver(m.to, m.msg);
     if (ready.storage.length > 0 || ready.sendAfterStorage.length > 0) {
       const after = ready.sendAfterStorage;
@@ -266,8 +269,12 @@ export class ClusterServer implements StartedServer {
       this.logger.info(`zabkit ${VERSION} server ${this.serverId} ready on ${this.connectString} as ${role} (leader ${this.node.leaderId()})`);
       this.resolveServing();
     }
+  }
+
+  private sendOutbox(outbox: NodeReady['outbox']): void {
+    if (outbox.length === 0) return;
     const now = Date.now();
-    for (const entry of ready.outbox) {
+    for (const entry of outbox) {
       if (entry.kind === 'send') {
         if (entry.frame.k === FrameKind.response) this.latency.end(entry.connId, entry.frame.xid, now);
         this.listener.send(entry.connId, entry.frame);

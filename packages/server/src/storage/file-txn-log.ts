@@ -2,7 +2,7 @@ import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
 import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName, showZxid } from './format.js';
-import { fsyncDir, writeAll } from './fs-util.js';
+import { fsyncDir, writeAllSync } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
 import { recoverLog, scanSegment, type OnRecord, type SegmentInfo } from './segment-recovery.js';
 import { CorruptLogError, type LogRecord, type LogRecovery, type TxnLog } from './types.js';
@@ -257,7 +257,7 @@ export class FileTxnLog implements TxnLog {
 
   private async writeAndSync(buf: Buffer, position: number): Promise<void> {
     this.counters.writes++;
-    await writeAll(this.fh!, buf, position);
+    writeAllSync(this.fh!, buf, position);
     await this.fh!.datasync();
     this.counters.fsyncs++;
   }

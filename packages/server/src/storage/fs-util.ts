@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -18,6 +19,19 @@ export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
     if (bytesWritten <= 0) throw new Error('write made no progress');
     done += bytesWritten;
+  }
+}
+
+/**
+ * writeAll on the event loop thread: a write into the page cache takes microseconds, less than
+ * the thread-pool round trip the async call costs (the fsync that follows stays async).
+ */
+export function writeAllSync(fh: FileHandle, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = writeSync(fh.fd, buf, done, buf.length - done, position + done);
+    if (n <= 0) throw new Error('write made no progress');
+    done += n;
   }
 }
 

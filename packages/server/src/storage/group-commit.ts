@@ -27,7 +27,10 @@ export class GroupCommit {
   }
 
   private start(): Promise<void> {
-    const p: Promise<void> = Promise.resolve()
+    // The sync starts after this turn's I/O callbacks (setImmediate, not a microtask): the messages
+    // they queued go out first (a leader's proposals before its own write), and appends made in
+    // the same turn share the sync.
+    const p: Promise<void> = new Promise<void>((r) => setImmediate(r))
       .then(() => this.sync())
       .finally(() => {
         if (this.inFlight === p) this.inFlight = null;
