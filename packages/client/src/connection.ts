@@ -4,6 +4,7 @@ import {
   FrameError,
   decodeFrames,
   encodeFrame,
+  packArray,
   type ClientFrame,
   type ConnectFrame,
   type ConnectedFrame,
@@ -13,6 +14,12 @@ import {
 import { ZabError, zabError } from './errors.js';
 import { wsUrl, formatAddress, type ServerAddress } from './connect-string.js';
 import type { Logger } from './options.js';
+
+/**
+ * Requests batched into one ws message stay under this size (far below any server's frame
+ * limit, which is at least 64 KiB more than twice its maxDataBytes); a larger frame goes alone.
+ */
+const REQUEST_BATCH_MAX_BYTES = 32 * 1024;
 
 export interface ConnectionHandlers {
   onFrame(frame: ServerFrame): void;
@@ -38,6 +45,11 @@ export class Connection {
   private buffered: ServerFrame[] = [];
   private lostReason: string | undefined;
   private closed = false;
+  /** The server accepts arrays of frames: requests made in one turn go out as one ws message. */
+  private arrays = false;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -70,6 +82,7 @@ export class Connection {
           ws.terminate();
           reject(err);
         } else {
+          conn.arrays = connected!.frameArrays === true;
           resolve({ conn, connected: connected! });
         }
       };
@@ -129,7 +142,23 @@ export class Connection {
   send(frame: ClientFrame): boolean {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return false;
     try {
-      this.ws.send(encodeFrame(frame));
+      const bytes = encodeFrame(frame);
+      if (!this.arrays || bytes.byteLength >= REQUEST_BATCH_MAX_BYTES) {
+        this.flush();
+        this.ws.send(bytes);
+        return true;
+      }
+      if (this.pendingBytes + bytes.byteLength > REQUEST_BATCH_MAX_BYTES) this.flush();
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.byteLength;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After this turn's I/O callbacks: every request their continuations make shares one write.
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flushSafely();
+        });
+      }
       return true;
     } catch (cause) {
       this.logger?.warn(`zabkit client: send to ${this.address} failed`, cause);
@@ -138,9 +167,28 @@ export class Connection {
     }
   }
 
+  /** Writes the frames batched so far, in order, as one ws message (a lone frame as itself). */
+  private flush(): void {
+    const frames = this.pending;
+    if (frames.length === 0) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(frames.length === 1 ? frames[0]! : packArray(frames));
+  }
+
+  private flushSafely(): void {
+    try {
+      this.flush();
+    } catch (cause) {
+      this.lost(`send failed: ${(cause as Error).message}`);
+    }
+  }
+
   /** Closes the socket without reporting a loss. */
   close(): void {
     if (this.closed) return;
+    this.flushSafely();
     this.closed = true;
     this.ws.removeAllListeners('message');
     this.ws.on('error', () => {});

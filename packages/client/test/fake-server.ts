@@ -6,7 +6,9 @@ import { EventEmitter } from 'node:events';
 import {
   FrameKind,
   decodeFrame,
+  decodeFrames,
   encodeFrame,
+  type ClientFrame,
   type ConnectFrame,
   type ErrorCode,
   type Request,
@@ -22,10 +24,14 @@ export interface FakeOptions {
   /** Answer a request: default `{ body: {} }`. */
   onRequest?: (req: Request, conn: FakeConn, frame: RequestFrame) => Reply;
   zxid?: bigint;
+  /** Announce `frameArrays` in the connected frame and accept arrays of frames from the client. */
+  acceptArrays?: boolean;
 }
 
 export class FakeConn {
   readonly frames: unknown[] = [];
+  /** ws messages received (an array of frames counts once). */
+  messages = 0;
   constructor(readonly ws: WebSocket) {}
   send(frame: ServerFrame): void {
     this.ws.send(encodeFrame(frame), { binary: true });
@@ -71,7 +77,10 @@ export class FakeServer extends EventEmitter {
       const conn = new FakeConn(ws);
       server.conns.push(conn);
       ws.on('message', (data: Buffer) => {
-        const f = decodeFrame(data);
+        conn.messages++;
+        for (const f of o.acceptArrays ? decodeFrames(data) : [decodeFrame(data)]) handle(f as ClientFrame);
+      });
+      const handle = (f: ClientFrame): void => {
         conn.frames.push(f);
         server.emit('frame', f, conn);
         if (f.k === FrameKind.connect) {
@@ -90,13 +99,14 @@ export class FakeServer extends EventEmitter {
             serverId: 1,
             zxid: o.zxid ?? 1n,
             maxDataBytes: 1024,
+            ...(o.acceptArrays ? { frameArrays: true } : {}),
           });
           server.emit('session', conn);
         } else if (f.k === FrameKind.request) {
           const r = o.onRequest?.(f.req, conn, f) ?? { body: {} };
           if (r !== 'hang') conn.reply(f.xid, f.req.op, r);
         }
-      });
+      };
     });
     return server;
   }

@@ -120,6 +120,22 @@ describe('client mechanics (fake server)', () => {
     expect(c.lastZxidSeen).toBe(6n);
   });
 
+  it('sends the requests of one turn as one message (an array, in order) only to a server that accepts arrays', async () => {
+    for (const acceptArrays of [true, false]) {
+      const s = await fake({
+        acceptArrays,
+        onRequest: (req) => (req.op === OpCode.getData ? { body: { data: Uint8Array.of(Number(req.path.slice(2))), stat: STAT } } : { body: {} }),
+      });
+      const c = await client(s.address);
+      const before = s.last.messages;
+      const got = await Promise.all(Array.from({ length: 10 }, (_, i) => c.getData(`/n${i}`)));
+      expect(got.map((r) => r.data?.[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const paths = s.last.frames.slice(-10).map((f) => (f as RequestFrame).req).map((r) => (r as { path: string }).path);
+      expect(paths).toEqual(Array.from({ length: 10 }, (_, i) => `/n${i}`));
+      expect(s.last.messages - before).toBe(acceptArrays ? 1 : 10);
+    }
+  });
+
   it('an array message with one malformed element is rejected whole: nothing in it is delivered, the socket closes', async () => {
     const s = await fake({
       onRequest: (req, conn, frame) => {

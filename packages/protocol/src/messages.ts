@@ -168,6 +168,8 @@ export interface ConnectedFrame {
   zxid: Zxid;
   /** Largest znode data / request data the server accepts, in bytes. */
   maxDataBytes: number;
+  /** The server accepts several client frames in one ws message (a msgpack array of frames, in order). */
+  frameArrays?: boolean;
 }
 export interface ConnectRefusedFrame {
   k: typeof FrameKind.connectRefused;

@@ -1,7 +1,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, encodeFrame, FrameError, FrameKind, packArray, type ClientFrame, type ServerFrame } from '@zabkit/protocol';
+import { decodeFrame, decodeFrames, encodeFrame, FrameError, FrameKind, packArray, type ClientFrame, type ServerFrame } from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
 
 export interface ClientListenerOptions {
@@ -73,6 +73,8 @@ export class ClientListener {
     const conn = this.conns.get(connId);
     if (!conn || conn.ws.readyState !== conn.ws.OPEN) return;
     this.packetsSent++;
+    // Batching both ways is a transport matter: a client that batches replies may batch requests.
+    if (frame.k === FrameKind.connected && conn.arrays) frame = { ...frame, frameArrays: true };
     const bytes = encodeFrame(frame);
     if (!conn.arrays) {
       conn.ws.send(bytes, { binary: true });
@@ -88,7 +90,8 @@ export class ClientListener {
     this.dirty.add(conn);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flushAll());
+      // after the poll phase, like peer batches: replies from every callback of this turn share a write
+      setImmediate(() => this.flushAll());
     }
   }
 
@@ -139,26 +142,32 @@ export class ClientListener {
     const conn: Conn = { ws, remote, arrays: false, pending: [], pendingBytes: 0 };
     this.conns.set(connId, conn);
     ws.on('message', (data, isBinary) => {
-      this.packetsReceived++;
       if (!isBinary) {
         this.close(connId, 'text frames are not part of the protocol', 1003);
         return;
       }
-      let frame: ClientFrame;
+      let frames: ClientFrame[];
       try {
-        frame = decodeFrame(toBytes(data), this.opts.maxFrameBytes) as ClientFrame;
+        // Arrays only after a connect frame that offered them (which itself comes alone).
+        const bytes = toBytes(data);
+        frames = (conn.arrays ? decodeFrames(bytes, this.opts.maxFrameBytes) : [decodeFrame(bytes, this.opts.maxFrameBytes)]) as ClientFrame[];
       } catch (err) {
         const reason = err instanceof FrameError ? `${err.reason} frame: ${err.message}` : String(err);
         this.opts.logger.warn(`connection ${connId} (${remote}) sent a bad frame, closing: ${reason}`);
         this.close(connId, reason, 1007);
         return;
       }
-      if (frame.k === FrameKind.connect && frame.frameArrays === true) conn.arrays = true;
-      try {
-        this.opts.onFrame(connId, frame);
-      } catch (err) {
-        this.opts.logger.error(`connection ${connId}: handling a frame failed: ${(err as Error)?.stack ?? err}`);
-        this.close(connId, 'internal error', 1011);
+      for (const frame of frames) {
+        if (conn.ws.readyState !== conn.ws.OPEN) return;
+        this.packetsReceived++;
+        if (frame.k === FrameKind.connect && frame.frameArrays === true) conn.arrays = true;
+        try {
+          this.opts.onFrame(connId, frame);
+        } catch (err) {
+          this.opts.logger.error(`connection ${connId}: handling a frame failed: ${(err as Error)?.stack ?? err}`);
+          this.close(connId, 'internal error', 1011);
+          return;
+        }
       }
     });
     ws.on('error', (err) => this.opts.logger.warn(`connection ${connId} (${remote}) closed on error: ${err.message}`));

@@ -13,6 +13,8 @@ import {
   OpCode,
   PROTOCOL_VERSION,
   decodeFrame,
+  decodeFrames,
+  packArray,
   encodeFrame,
   frameLimitFor,
   type ClientFrame,
@@ -73,10 +75,12 @@ class Raw {
     });
     this.opened = once(this.ws, 'open').then(() => undefined);
     this.ws.on('message', (data: Buffer) => {
-      const frame = decodeFrame(new Uint8Array(data)) as ServerFrame;
-      const w = this.waiters.shift();
-      if (w) w.resolve(frame);
-      else this.queue.push(frame);
+      // one frame, or an array of them for a connection that offered frameArrays
+      for (const frame of decodeFrames(new Uint8Array(data)) as ServerFrame[]) {
+        const w = this.waiters.shift();
+        if (w) w.resolve(frame);
+        else this.queue.push(frame);
+      }
     });
     cleanups.push(async () => {
       this.ws.terminate();
@@ -190,6 +194,29 @@ describe('bad frames', () => {
     // and new connections are still accepted
     const late = await client(server.connectString);
     expect((await late.getString('/before')).data).toBe('x');
+  });
+
+  it('several requests in one message (an array) are answered in order for a client that offered frameArrays; without the offer an array closes the connection', async () => {
+    const server = await start(await tempDir());
+    const raw = await Raw.open(server.port);
+    raw.send({ ...CONNECT, frameArrays: true });
+    const connected = await raw.next();
+    expect(connected.k === FrameKind.connected && connected.frameArrays).toBe(true);
+    const reqs = [
+      { op: OpCode.create, path: '/arr', data: text('a'), mode: 'persistent' },
+      { op: OpCode.setData, path: '/arr', data: text('b'), version: -1 },
+      { op: OpCode.getData, path: '/arr', watch: false },
+    ] as const;
+    raw.ws.send(packArray(reqs.map((req, i) => encodeFrame({ k: FrameKind.request, xid: i + 1, req } as ClientFrame))), { binary: true });
+    const replies = [await raw.next(), await raw.next(), await raw.next()];
+    expect(replies.map((r) => (r.k === FrameKind.response ? [r.xid, r.err ?? 'ok'] : r.k))).toEqual([[1, 'ok'], [2, 'ok'], [3, 'ok']]);
+    const last = replies[2]!;
+    expect(last.k === FrameKind.response && new TextDecoder().decode((last.body as { data: Uint8Array }).data)).toBe('b');
+
+    const plain = await Raw.open(server.port);
+    await plain.handshake();
+    plain.ws.send(packArray([encodeFrame({ k: FrameKind.request, xid: 1, req: { op: OpCode.exists, path: '/arr', watch: false } } as ClientFrame)]), { binary: true });
+    expect((await plain.closed).code).toBe(1007);
   });
 
   it('a text frame closes the connection', async () => {
