@@ -1,9 +1,5 @@
 #!/usr/bin/env node
 import { VERSION } from '@zabkit/server';
-import { runDev } from './commands/dev.js';
-import { runServerCommand } from './commands/server.js';
-import { runShell } from './commands/shell.js';
-import { runStatus } from './commands/status.js';
 
 const USAGE = `zabkit ${VERSION} — a ZooKeeper-style coordination service
 
@@ -20,14 +16,15 @@ CONNECT is host:port[,host:port...][/chroot]`;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command loads only its own modules: a server process never loads the shell, the client or the demo.
     case 'server':
-      return runServerCommand(rest);
+      return (await import('./commands/server.js')).runServerCommand(rest);
     case 'dev':
-      return runDev(rest);
+      return (await import('./commands/dev.js')).runDev(rest);
     case 'shell':
-      return runShell(rest);
+      return (await import('./commands/shell.js')).runShell(rest);
     case 'status':
-      return runStatus(rest);
+      return (await import('./commands/status.js')).runStatus(rest);
     case '--version':
     case '-v':
       console.log(VERSION);

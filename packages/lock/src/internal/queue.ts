@@ -12,6 +12,10 @@ export interface QueueSpec {
   data: DataInput;
   /** The contenders in queue order (sequence), filtered to the kinds that matter. */
   sort(children: string[]): string[];
+  /**
+   * Must depend only on the nodes before `index`, and removing any of them must never turn a
+   * hold into a wait (enterQueue's fast path after a deletion relies on it).
+   */
   verdict(sorted: readonly string[], index: number): Verdict;
 }
 
@@ -35,6 +39,12 @@ export async function enterQueue(client: ZabClient, spec: QueueSpec, signal: Abo
         return null;
       }
       await waitForDeletion(client, `${spec.dir}/${v.watch}`, { signal });
+      // Fast path: no node can join *ahead* of ours (sequence numbers only grow while our node keeps
+      // the directory alive), so the list we read minus the deleted node still holds every node
+      // before us, and maybe some already gone. A verdict of hold on it is a hold in fact; anything
+      // else needs a fresh read.
+      const rest = sorted.filter((name) => name !== v.watch);
+      if (spec.verdict(rest, rest.indexOf(own.name)).hold) return own;
     }
   } catch (err) {
     await dropNode(client, own.path);
