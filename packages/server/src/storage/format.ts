@@ -4,6 +4,9 @@
  * Log segment `log.<16 hex digits of its first zxid>`:
  *   header  "ZKLG" | u32 version | u64 first zxid                      (16 bytes)
  *   record  u32 payload length | u32 crc32c(zxid bytes + payload) | u64 zxid | payload
+ *   fill    zero bytes up to the end of the file (space preallocated for later records)
+ * A record's zxid is never 0, so zero fill never holds a record: an all-zero rest of the file after
+ * the last record is the segment's clean end, not damage.
  *
  * Snapshot `snapshot.<16 hex digits of its zxid>`:
  *   header  "ZKSN" | u32 version | u64 zxid                            (16 bytes)
@@ -117,7 +120,9 @@ export const MAX_EPOCH_GAP = 0x1_0000;
 export function findValidRecord(buf: Buffer, from: number, after: Zxid): number {
   const afterEpoch = Number(after >> 32n);
   const afterCounter = Number(after & 0xffff_ffffn);
-  for (let p = from; p + RECORD_HEADER_BYTES <= buf.length; p++) {
+  // A record's zxid bytes [p + 8, p + 16) are not all zero: no record starts in the zero fill.
+  const nonZeroEnd = zeroFillStart(buf, from);
+  for (let p = from; p + RECORD_HEADER_BYTES <= buf.length && p + 8 < nonZeroEnd; p++) {
     const epoch = buf.readUInt32BE(p + 8);
     if (epoch < afterEpoch || epoch - afterEpoch > MAX_EPOCH_GAP) continue;
     if (epoch === afterEpoch && buf.readUInt32BE(p + 12) <= afterCounter) continue; // zero fill never passes
@@ -125,6 +130,24 @@ export function findValidRecord(buf: Buffer, from: number, after: Zxid): number 
     if (typeof decodeRecord(buf, p) !== 'string') return p;
   }
   return -1;
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/**
+ * Where the run of zero bytes that ends `buf` begins, at or after `from` (buf.length when its last
+ * byte is not zero). Compares 64 KiB chunks against zeros (memcmp), so megabytes of fill cost well
+ * under a millisecond.
+ */
+export function zeroFillStart(buf: Buffer, from = 0): number {
+  let end = buf.length;
+  while (end > from) {
+    const start = Math.max(from, end - ZERO_CHUNK.length);
+    if (!buf.subarray(start, end).equals(ZERO_CHUNK.subarray(0, end - start))) break;
+    end = start;
+  }
+  while (end > from && buf[end - 1] === 0) end--;
+  return end;
 }
 
 export function encodeChunkHeader(chunk: Uint8Array): Buffer {

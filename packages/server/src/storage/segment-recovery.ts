@@ -1,7 +1,8 @@
 /**
  * Startup recovery of the log directory: reads every segment in order, validates
  * every record, cuts a torn tail off the last segment and refuses (CorruptLogError)
- * anything else that does not check out.
+ * anything else that does not check out. Zero fill after the last record (a segment's
+ * preallocated space) is its clean end and stays in place.
  */
 import { open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
   decodeRecord,
   findValidRecord,
   parseSegmentName,
+  zeroFillStart,
 } from './format.js';
 import { ensureDir, fsyncDir } from './fs-util.js';
 import { CorruptLogError, type LogRecord } from './types.js';
@@ -22,7 +24,7 @@ export interface SegmentInfo {
   firstZxid: Zxid;
   /** Last durable zxid in the segment (firstZxid - 1 while it holds none). */
   lastZxid: Zxid;
-  /** Durable size in bytes (header included). */
+  /** Durable size in bytes (header included): the end of the last record, not the file's length. */
   size: number;
 }
 
@@ -96,6 +98,11 @@ export function scanSegment(buf: Buffer, path: string, firstZxid: Zxid, prev: Zx
   return { records, lastZxid: last, end: off, stop: null };
 }
 
+/** True when the scan stopped where zero fill begins: the unused, preallocated rest of the file. */
+function isPreallocatedEnd(buf: Buffer, scan: ScanResult): boolean {
+  return scan.stop !== null && zeroFillStart(buf, scan.stop.offset) === scan.stop.offset;
+}
+
 /**
  * Validates the log directory and returns its segments. The records after `after` are collected in
  * `records`, or, with `onRecord`, streamed to it as each segment is parsed, so that only one segment
@@ -121,8 +128,8 @@ export async function recoverLog(dir: string, after: Zxid, onRecord?: OnRecord):
 
     const badHeader = checkFileHeader(buf, LOG_MAGIC, firstZxid);
     if (badHeader) {
-      const valid = findValidRecord(buf, 0, prev);
       if (!isLast) throw corrupt(0, `${badHeader} (not the last segment)`);
+      const valid = findValidRecord(buf, 0, prev);
       if (valid >= 0) throw corrupt(0, `${badHeader}, with valid records after it (at offset ${valid})`);
       await unlink(path);
       dirChanged = true;
@@ -131,15 +138,16 @@ export async function recoverLog(dir: string, after: Zxid, onRecord?: OnRecord):
     }
 
     const scan = scanSegment(buf, path, firstZxid, prev, after, onRecord);
-    if (isLast && !scan.stop && scan.end === FILE_HEADER_BYTES) {
+    const stop = isPreallocatedEnd(buf, scan) ? null : scan.stop;
+    if (isLast && !stop && scan.end === FILE_HEADER_BYTES) {
       // Crashed between creating the segment and its first durable record.
       await unlink(path);
       dirChanged = true;
       warnings.push(`txn log ${path}: segment holds no record; removed it`);
       continue;
     }
-    if (scan.stop) {
-      const { offset, reason } = scan.stop;
+    if (stop) {
+      const { offset, reason } = stop;
       if (!isLast) throw corrupt(offset, `${reason} (not the last segment)`);
       const valid = findValidRecord(buf, offset + 1, scan.lastZxid);
       if (valid >= 0) throw corrupt(offset, `${reason}, with valid records after it (at offset ${valid})`);

@@ -3,10 +3,10 @@
 // sessions across a restart and the status frame.
 import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, readlink, rm, stat as fileStat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import {
   FrameKind,
@@ -25,6 +25,7 @@ import { RequestTooLargeError, connect, getServerStatus, type ConnectOptions, ty
 import { startServer, type StartServerOptions } from '../../src/runtime/start-server.js';
 import type { StartedServer } from '../../src/runtime/cluster-server.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { recoverLog } from '../../src/storage/segment-recovery.js';
 
 // ---- harness ------------------------------------------------------------------
 
@@ -416,7 +417,9 @@ describe('txn log damage at startup', () => {
     const first = segments[0]!;
     const original = await readFile(first);
     const damaged = Buffer.from(original);
-    const at = Math.floor(damaged.length / 2);
+    // mid-records: the file goes on past them with preallocated zero fill
+    const end = (await recoverLog(dirname(first), 0n)).segments[0]!.size;
+    const at = Math.floor(end / 2);
     damaged[at] = damaged[at]! ^ 0xff;
     await writeFile(first, damaged);
 
@@ -439,8 +442,9 @@ describe('txn log damage at startup', () => {
     const dir = await tempDir();
     await populate(dir, 20);
     const last = (await logSegments(dir)).at(-1)!;
-    const size = (await fileStat(last)).size;
-    await truncate(last, size - 3);
+    // the file is preallocated (zero fill after the records): cut 3 bytes off the last record itself
+    const end = (await recoverLog(dirname(last), 0n)).segments.at(-1)!.size;
+    await truncate(last, end - 3);
 
     const logger = capturingLogger();
     const server = await start(dir, { logger });

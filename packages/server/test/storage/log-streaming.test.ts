@@ -4,10 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { FileTxnLog, type LogRecord } from '../../src/storage/index.js';
 import { rec, segmentFiles, tempDir } from './helpers.js';
 
-/** Writes records 1..n (varied payload sizes) with several flushes into segments of at most `maxSegmentBytes`. */
-async function seeded(n: number, maxSegmentBytes: number): Promise<string> {
+/**
+ * Writes records 1..n (varied payload sizes) with several flushes into segments of at most `maxSegmentBytes`
+ * (zero-filled up to that size unless `preallocateBytes` is 0).
+ */
+async function seeded(n: number, maxSegmentBytes: number, preallocateBytes?: number): Promise<string> {
   const dir = await tempDir();
-  const log = new FileTxnLog({ dir, maxSegmentBytes });
+  const log = new FileTxnLog(preallocateBytes === undefined ? { dir, maxSegmentBytes } : { dir, maxSegmentBytes, preallocateBytes });
   await log.open(0n);
   for (let i = 1; i <= n; i++) {
     log.append([rec(BigInt(i), `txn-${i}-${'x'.repeat(i % 37)}`)]);
@@ -50,7 +53,7 @@ describe('FileTxnLog.open streaming records (onRecord)', () => {
   });
 
   it('with a torn tail streams the records before it, truncates, and appends after them', async () => {
-    const dir = await seeded(300, 4096);
+    const dir = await seeded(300, 4096, 0); // no zero fill: the file ends at record 300
     const last = join(dir, (await segmentFiles(dir)).at(-1)!);
     await truncate(last, (await stat(last)).size - 5); // record 300 cut
     await appendFile(last, Buffer.alloc(64, 0xab));
