@@ -15,8 +15,8 @@ export interface ZNode {
   cversion: number;
   aversion: number;
   ephemeralOwner: bigint;
-  /** Child names (not full paths). */
-  children: Set<string>;
+  /** Child names (not full paths). Change them only with addChild / removeChild. */
+  children: ReadonlySet<string>;
   /** Counter of child creates; the next sequential suffix. Never rewinds. */
   seq: number;
   kind: NodeKind;
@@ -54,6 +54,21 @@ export function statOf(n: ZNode): Stat {
   };
 }
 
+/**
+ * The children of every node that never had one: a Set per leaf costs about 150 bytes, a quarter
+ * of a small znode. addChild gives a node its own Set on the first child.
+ */
+export const NO_CHILDREN: ReadonlySet<string> = new Set<string>();
+
+function addChild(node: ZNode, name: string): void {
+  if (node.children === NO_CHILDREN) node.children = new Set([name]);
+  else (node.children as Set<string>).add(name);
+}
+
+function removeChild(node: ZNode, name: string): void {
+  if (node.children !== NO_CHILDREN) (node.children as Set<string>).delete(name);
+}
+
 function newNode(path: string, data: Data, zxid: Zxid, time: number, owner: bigint, kind: NodeKind, ttlMs?: number): ZNode {
   const n: ZNode = {
     path,
@@ -67,7 +82,7 @@ function newNode(path: string, data: Data, zxid: Zxid, time: number, owner: bigi
     cversion: 0,
     aversion: 0,
     ephemeralOwner: owner,
-    children: new Set(),
+    children: NO_CHILDREN,
     seq: 0,
     kind,
   };
@@ -141,7 +156,7 @@ export class DataTree {
       this.bytes -= old.data?.byteLength ?? 0;
       node.children = old.children;
     }
-    parent.children.add(childName(node.path));
+    addChild(parent, childName(node.path));
     this.nodes.set(node.path, node);
     this.bytes += node.data?.byteLength ?? 0;
     if (node.ephemeralOwner !== 0n) this.addEphemeral(node.ephemeralOwner, node.path);
@@ -205,7 +220,7 @@ export class DataTree {
         const parent = this.nodes.get(parentPath);
         if (parent && !this.nodes.has(body.path)) {
           const node = newNode(body.path, body.data, zxid, time, body.ephemeralOwner, body.kind, body.ttlMs);
-          parent.children.add(childName(body.path));
+          addChild(parent, childName(body.path));
           this.nodes.set(body.path, node);
           this.bytes += body.data?.byteLength ?? 0;
           if (body.ephemeralOwner !== 0n) this.addEphemeral(body.ephemeralOwner, body.path);
@@ -266,7 +281,7 @@ export class DataTree {
       if (set && set.size === 0) this.ephemerals.delete(node.ephemeralOwner);
     }
     if (parent) {
-      parent.children.delete(childName(path));
+      removeChild(parent, childName(path));
       if (parent.kind === 'container' && parent.children.size === 0) this.onCandidate?.(parentPath);
       if (parent.kind === 'ttl' && parent.children.size === 0) this.onCandidate?.(parentPath);
     }

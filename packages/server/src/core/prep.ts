@@ -3,12 +3,20 @@ import {
   SYSTEM_ROOT,
   parentOf,
   sequenceSuffix,
+  type Data,
   type ErrorCode,
   type MultiOp,
   type Zxid,
 } from '@zabkit/protocol';
+import { copyBytes } from './bytes.js';
 import type { DataTree } from './data-tree.js';
 import type { NodeKind, TxnBody } from './txn.js';
+
+/**
+ * Request data is a view into the client's ws message, which may hold a whole batch of requests:
+ * the txn (and the znode it becomes) gets its own copy, so it never keeps that message alive.
+ */
+const ownBytes = (data: Data): Data => (data === null ? null : copyBytes(data));
 
 /** What prep needs to know about a node: the tree's value or an outstanding change's. */
 export interface NodeView {
@@ -178,7 +186,7 @@ export class Prep {
         }
         const version = node.version + 1;
         scratch.set(path, { ...node, version });
-        return { type: 'setData', path, data: op.data, version };
+        return { type: 'setData', path, data: ownBytes(op.data), version };
       }
       case OpCode.check: {
         const node = this.view(op.path, scratch);
@@ -216,7 +224,7 @@ export class Prep {
     scratch.set(parentPath, { ...parent, cversion: parentCVersion, seq: parentSeq, numChildren: parent.numChildren + 1 });
     const ephemeralOwner = ephemeral ? sessionId : 0n;
     scratch.set(path, { version: 0, cversion: 0, seq: 0, ephemeralOwner, numChildren: 0, kind });
-    const body: TxnBody = { type: 'create', path, data: op.data, ephemeralOwner, kind, parentCVersion, parentSeq };
+    const body: TxnBody = { type: 'create', path, data: ownBytes(op.data), ephemeralOwner, kind, parentCVersion, parentSeq };
     if (kind === 'ttl') body.ttlMs = op.ttlMs as number;
     return body;
   }

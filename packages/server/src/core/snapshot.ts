@@ -1,6 +1,6 @@
 import { decode, encode, type Zxid } from '@zabkit/protocol';
 import { copyBytes } from './bytes.js';
-import type { DataTree, ZNode } from './data-tree.js';
+import { NO_CHILDREN, type DataTree, type ZNode } from './data-tree.js';
 import type { SessionTable } from './sessions.js';
 import type { NodeKind } from './txn.js';
 
@@ -79,7 +79,7 @@ export function readSnapshot(chunks: readonly Uint8Array[], tree: DataTree, sess
     } else if (chunk.t === 'nodes') {
       for (const r of chunk.rows) {
         const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, seq, kind, ttlMs] = r;
-        const node: ZNode = { path, data: bytes(data), czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, children: new Set(), seq, kind };
+        const node: ZNode = { path, data: bytes(data), czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, children: NO_CHILDREN, seq, kind };
         if (ttlMs !== null) node.ttlMs = ttlMs;
         pending.push(node);
       }

@@ -1,5 +1,5 @@
 import type { Zxid } from '@zabkit/protocol';
-import { decodeTxn, encodeTxn } from '../core/txn-codec.js';
+import { decodeTxn, encodeTxnForLog } from '../core/txn-codec.js';
 import type { Txn } from '../core/txn.js';
 import type { StorageOp } from '../core/zab/api.js';
 import type { EpochStore, SnapshotStore, TxnLog } from '../storage/types.js';
@@ -65,7 +65,7 @@ export class StorageExecutor {
   }
 
   private append(txns: readonly Txn[]): void {
-    this.log.append(txns.map((t) => ({ zxid: t.hdr.zxid, bytes: encodeTxn(t) })));
+    this.log.append(txns.map((t) => ({ zxid: t.hdr.zxid, bytes: encodeTxnForLog(t) })));
     this.appended += txns.length;
   }
 

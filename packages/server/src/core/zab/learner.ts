@@ -1,5 +1,5 @@
 import { PeerKind, epochOf, type PeerMessage, type Zxid } from '@zabkit/protocol';
-import { decodeTxn } from '../txn-codec.js';
+import { decodeTxnForLog } from '../txn-codec.js';
 import type { Txn } from '../txn.js';
 import type { NodeContext } from './context.js';
 import type { WriteSink } from './replica.js';
@@ -138,7 +138,7 @@ export class Learner {
         return;
       case PeerKind.proposal: {
         if (this.phase === 'discovery' || msg.zxid <= ctx.lastLogged) return;
-        const txn = decodeTxn(msg.txn);
+        const txn = decodeTxnForLog(msg.txn);
         this.pending.set(msg.zxid, txn);
         ctx.lastLogged = msg.zxid;
         ctx.storage({ kind: 'append', txns: [txn] });
@@ -153,7 +153,7 @@ export class Learner {
       case PeerKind.inform: {
         if (this.phase !== 'synced' && this.phase !== 'serving') return;
         if (msg.zxid <= ctx.lastLogged) return;
-        const txn = decodeTxn(msg.txn);
+        const txn = decodeTxnForLog(msg.txn);
         ctx.lastLogged = msg.zxid;
         ctx.storage({ kind: 'append', txns: [txn] });
         ctx.applyCommitted(txn);
