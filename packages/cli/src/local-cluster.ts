@@ -25,6 +25,8 @@ export interface LocalClusterOptions {
   onLog?: (id: number, line: string) => void;
   /** How long to wait for a node to say it is ready (default 30 s). */
   readyTimeoutMs?: number;
+  /** Extra flags for every server's node process, e.g. `['--max-semi-space-size=4']` (default none). */
+  nodeArgs?: string[];
 }
 
 export interface LocalNode {
@@ -52,7 +54,7 @@ export class LocalCluster {
   private readonly opts: Required<Omit<LocalClusterOptions, 'onLog'>> & Pick<LocalClusterOptions, 'onLog'>;
 
   constructor(opts: LocalClusterOptions) {
-    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, ...opts };
+    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, nodeArgs: [], ...opts };
   }
 
   get connectString(): string {
@@ -106,7 +108,7 @@ export class LocalCluster {
   async startNode(id: number): Promise<void> {
     const node = this.node(id);
     if (node.process) throw new Error(`node ${id} is already running`);
-    const child = spawn(process.execPath, [BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id)], {
+    const child = spawn(process.execPath, [...this.opts.nodeArgs, BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     node.process = child;

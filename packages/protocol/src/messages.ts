@@ -219,4 +219,6 @@ export interface ServerStatus {
   followers?: number[];
   /** Approximate bytes of znode data held. */
   dataBytes: number;
+  /** The server process's memory (process.memoryUsage()), in bytes; absent from servers before it was added. */
+  memory?: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
 }

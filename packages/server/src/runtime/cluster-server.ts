@@ -192,6 +192,7 @@ export class ClusterServer implements StartedServer {
       packetsReceived: this.listener.packetsReceived,
       packetsSent: this.listener.packetsSent,
       uptimeMs: Date.now() - this.startedAt,
+      memory: process.memoryUsage(),
     };
   }
 
