@@ -32,6 +32,8 @@ export class FakeConn {
   readonly frames: unknown[] = [];
   /** ws messages received (an array of frames counts once). */
   messages = 0;
+  /** The raw bytes received after the upgrade (frames as they were on the wire). */
+  readonly wire: Buffer[] = [];
   constructor(readonly ws: WebSocket) {}
   send(frame: ServerFrame): void {
     this.ws.send(encodeFrame(frame), { binary: true });
@@ -73,8 +75,9 @@ export class FakeServer extends EventEmitter {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     const server = new FakeServer(wss, (wss.address() as AddressInfo).port);
-    wss.on('connection', (ws) => {
+    wss.on('connection', (ws, req) => {
       const conn = new FakeConn(ws);
+      req.socket.on('data', (b: Buffer) => conn.wire.push(b));
       server.conns.push(conn);
       ws.on('message', (data: Buffer) => {
         conn.messages++;

@@ -1,6 +1,7 @@
 // Client mechanics against a scriptable fake server (see fake-server.ts).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { once } from '../../../test/support/once.js';
+import { clientFrames } from '../../../test/support/ws-frames.js';
 import { encode, encodeFrame, FrameKind, OpCode, packArray, type Request, type RequestFrame, type ServerFrame, type Stat } from '@zabkit/protocol';
 import {
   AbortedError,
@@ -118,6 +119,15 @@ describe('client mechanics (fake server)', () => {
     await Promise.all([a, b]);
     expect(order).toEqual(['event /w', 'a 1', 'b 2']);
     expect(c.lastZxidSeen).toBe(6n);
+  });
+
+  it('masks its frames with an all-zero key (ws then neither copies nor XORs them)', async () => {
+    const s = await fake({ onRequest: () => ({ body: { data: null, stat: STAT } }) });
+    const c = await client(s.address);
+    await c.getData('/x');
+    const frames = clientFrames(Buffer.concat(s.last.wire));
+    expect(frames.length).toBeGreaterThanOrEqual(2); // connect, getData
+    for (const f of frames) expect([f.masked, f.maskKey]).toEqual([true, [0, 0, 0, 0]]);
   });
 
   it('sends the requests of one turn as one message (an array, in order) only to a server that accepts arrays', async () => {

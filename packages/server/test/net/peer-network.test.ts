@@ -15,6 +15,7 @@ import {
   type VoteMsg,
 } from '@zabkit/protocol';
 import { MAX_QUEUED_MSGS, PeerNetwork, type PeerAddress } from '../../src/net/peer-network.js';
+import { clientFrames } from '../../../../test/support/ws-frames.js';
 import type { Logger } from '../../src/runtime/logger.js';
 
 const WAIT_MS = 10_000;
@@ -248,6 +249,7 @@ describe('PeerNetwork', () => {
     const fake = peers[1]!;
     const seen: Record<string, unknown[]> = { quorum: [], election: [] };
     const extensions: (string | undefined)[] = [];
+    const wireBytes: Buffer[][] = [];
     let frames = 0;
     let onFrame = (): void => {};
     for (const channel of ['quorum', 'election'] as const) {
@@ -255,6 +257,9 @@ describe('PeerNetwork', () => {
       await new Promise<void>((resolve) => wss.once('listening', resolve));
       wss.on('connection', (ws, req) => {
         extensions.push(req.headers['sec-websocket-extensions']);
+        const bytes: Buffer[] = [];
+        wireBytes.push(bytes);
+        req.socket.on('data', (b: Buffer) => bytes.push(b));
         ws.on('message', (data) => {
           seen[channel]!.push(decode(data as Buffer));
           frames++;
@@ -282,6 +287,10 @@ describe('PeerNetwork', () => {
       commit(1),
     ]);
     expect(extensions).toEqual([undefined, undefined]); // perMessageDeflate off
+    // masked, as a client must, but with an all-zero key: ws then neither copies nor XORs a batch
+    const onWire = wireBytes.flatMap((bytes) => clientFrames(Buffer.concat(bytes)));
+    expect(onWire.length).toBeGreaterThanOrEqual(4);
+    for (const f of onWire) expect([f.masked, f.maskKey]).toEqual([true, [0, 0, 0, 0]]);
   });
 
   it('queues messages sent before the peer listens and delivers them once it starts', async () => {
