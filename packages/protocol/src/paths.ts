@@ -4,6 +4,9 @@ export const MAX_PATH_LENGTH = 4096;
 /** Reserved system root; it and its children cannot be deleted or written by clients. */
 export const SYSTEM_ROOT = '/zabkit';
 
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
 /** Returns a human readable reason the path is invalid, or null when it is valid. */
 export function pathProblem(path: unknown, opts: { sequential?: boolean } = {}): string | null {
   if (typeof path !== 'string') return 'path must be a string';
@@ -12,18 +15,22 @@ export function pathProblem(path: unknown, opts: { sequential?: boolean } = {}):
   if (path.length > MAX_PATH_LENGTH) return `path longer than ${MAX_PATH_LENGTH} characters`;
   if (path === '/') return null;
   // A sequential create may end in '/' (the server appends the counter): "/queue/".
-  const body = opts.sequential && path.endsWith('/') ? path.slice(0, -1) : path;
-  if (body.endsWith('/')) return `path must not end with '/': ${JSON.stringify(path)}`;
-  const parts = body.slice(1).split('/');
-  for (const part of parts) {
-    if (part === '') return `path has an empty component: ${JSON.stringify(path)}`;
-    if (part === '.' || part === '..') return `relative component '${part}' in path: ${JSON.stringify(path)}`;
-    for (let i = 0; i < part.length; i++) {
-      const c = part.charCodeAt(i);
-      if (c === 0) return `path contains a NUL character: ${JSON.stringify(path)}`;
-      if ((c > 0x00 && c < 0x20) || (c >= 0x7f && c <= 0x9f)) return `path contains a control character: ${JSON.stringify(path)}`;
-      if ((c >= 0xd800 && c <= 0xf8ff) || (c >= 0xfff0 && c <= 0xffff)) return `path contains an invalid character: ${JSON.stringify(path)}`;
-    }
+  const end = opts.sequential && path.charCodeAt(path.length - 1) === SLASH ? path.length - 1 : path.length;
+  if (path.charCodeAt(end - 1) === SLASH) return `path must not end with '/': ${JSON.stringify(path)}`;
+  // One pass, no split: every request's path goes through here, on the client and the server.
+  let start = 1; // first character of the current component
+  for (let i = 1; i <= end; i++) {
+    const c = i < end ? path.charCodeAt(i) : SLASH;
+    if (c === SLASH) {
+      const len = i - start;
+      if (len === 0) return `path has an empty component: ${JSON.stringify(path)}`;
+      if (path.charCodeAt(start) === DOT && (len === 1 || (len === 2 && path.charCodeAt(start + 1) === DOT))) {
+        return `relative component '${path.slice(start, i)}' in path: ${JSON.stringify(path)}`;
+      }
+      start = i + 1;
+    } else if (c === 0) return `path contains a NUL character: ${JSON.stringify(path)}`;
+    else if ((c > 0x00 && c < 0x20) || (c >= 0x7f && c <= 0x9f)) return `path contains a control character: ${JSON.stringify(path)}`;
+    else if ((c >= 0xd800 && c <= 0xf8ff) || (c >= 0xfff0 && c <= 0xffff)) return `path contains an invalid character: ${JSON.stringify(path)}`;
   }
   return null;
 }
