@@ -78,6 +78,13 @@ describe('zabkit CLI against a real server', () => {
     const out = await zabkit('status', cluster.connectString);
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/server 1 +standalone +epoch \d+ +zxid 0x[0-9a-f]+ +sessions \d+/);
+    // the server process's memory: a live RSS, and a heap in use no larger than the heap
+    const m = /rss (\d+\.\d) MB +heap (\d+\.\d)\/(\d+\.\d) MB/.exec(out.stdout);
+    expect(m).not.toBeNull();
+    const [rss, used, total] = m!.slice(1).map(Number) as [number, number, number];
+    expect(rss).toBeGreaterThan(10);
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThanOrEqual(total);
   });
 
   it('status exits 1 and says so when a server is unreachable', async () => {

@@ -17,7 +17,8 @@ export async function runStatus(args: string[]): Promise<number> {
         `${host}  server ${s.serverId}  ${s.role.padEnd(10)} epoch ${s.epoch}  zxid ${formatZxid(s.zxid)}  ` +
           `sessions ${s.sessions}  connections ${s.connections}  znodes ${s.znodes}  watches ${s.watches}  ` +
           `outstanding ${s.outstandingRequests}  latency min/avg/max ${s.latency.min}/${s.latency.avg}/${s.latency.max} ms` +
-          (s.followers ? `  followers ${s.followers.join(',')}` : ''),
+          (s.followers ? `  followers ${s.followers.join(',')}` : '') +
+          (s.memory ? `  rss ${mb(s.memory.rss)} MB  heap ${mb(s.memory.heapUsed)}/${mb(s.memory.heapTotal)} MB` : ''),
       );
     } catch (err) {
       failures++;
@@ -26,3 +27,5 @@ export async function runStatus(args: string[]): Promise<number> {
   }
   return failures === 0 ? 0 : 1;
 }
+
+const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
