@@ -46,7 +46,12 @@ export class Snapshotter {
     await this.log.roll();
     const writer = await this.snapshots.begin(zxid);
     try {
-      for (const chunk of this.source.snapshotChunks()) await writer.write(chunk);
+      for (const chunk of this.source.snapshotChunks()) {
+        await writer.write(chunk);
+        // One chunk per event-loop turn: requests are served between chunks (no long burst of
+        // encoding), and each chunk's garbage dies young instead of piling up into the old space.
+        await new Promise<void>((r) => setImmediate(r));
+      }
       await writer.commit();
     } catch (err) {
       await writer.abort().catch(() => {});

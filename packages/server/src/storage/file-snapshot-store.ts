@@ -1,4 +1,4 @@
-import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
 import {
@@ -17,7 +17,7 @@ import type { LoadedSnapshot, SnapshotStore, SnapshotWriter } from './types.js';
 export interface FileSnapshotStoreOptions {
   /** Directory of the `snapshot.<zxid>` files (created if missing). */
   dir: string;
-  /** Chunks are buffered and written once this many bytes are waiting. Default 1 MiB. */
+  /** Chunks are buffered and written once this many bytes are waiting. Default 128 KiB. */
   writeBufferBytes?: number;
 }
 
@@ -28,12 +28,18 @@ export class FileSnapshotStore implements SnapshotStore {
   private readonly dir: string;
   private readonly bufferBytes: number;
   private readonly active = new Set<string>();
+  /**
+   * Snapshots this process wrote, or read whole and found valid, with their size and mtime then:
+   * purge reads one again only if those changed (it used to read every retained snapshot on every
+   * purge — tens of MB read and thrown away each time, a visible RSS peak under load).
+   */
+  private readonly verified = new Map<string, string>();
   private seq = 0;
 
   constructor(options: FileSnapshotStoreOptions | string) {
     const o = typeof options === 'string' ? { dir: options } : options;
     this.dir = o.dir;
-    this.bufferBytes = o.writeBufferBytes ?? 1024 * 1024;
+    this.bufferBytes = o.writeBufferBytes ?? 128 * 1024;
   }
 
   async begin(zxid: Zxid): Promise<SnapshotWriter> {
@@ -42,7 +48,10 @@ export class FileSnapshotStore implements SnapshotStore {
     const tmp = `${final}.${process.pid}.${++this.seq}${TMP_SUFFIX}`;
     const fh = await open(tmp, 'wx');
     this.active.add(tmp);
-    return new FileSnapshotWriter(fh, tmp, final, this.dir, zxid, this.bufferBytes, () => this.active.delete(tmp));
+    return new FileSnapshotWriter(fh, tmp, final, this.dir, zxid, this.bufferBytes, async (published) => {
+      this.active.delete(tmp);
+      if (published) await this.markVerified(final);
+    });
   }
 
   async loadLatest(): Promise<{ snapshot: LoadedSnapshot | null; warnings: string[] }> {
@@ -50,7 +59,10 @@ export class FileSnapshotStore implements SnapshotStore {
     for (const zxid of await this.list()) {
       const path = join(this.dir, snapshotName(zxid));
       const chunks = await this.validate(path, zxid, true);
-      if (typeof chunks !== 'string') return { snapshot: { zxid, chunks }, warnings };
+      if (typeof chunks !== 'string') {
+        await this.markVerified(path);
+        return { snapshot: { zxid, chunks }, warnings };
+      }
       warnings.push(`snapshot ${path} is invalid (${chunks}); skipped`);
     }
     return { snapshot: null, warnings };
@@ -78,7 +90,9 @@ export class FileSnapshotStore implements SnapshotStore {
     let i = 0;
     for (; i < zxids.length && kept < retain; i++) {
       const zxid = zxids[i]!;
-      if (typeof (await this.validate(join(this.dir, snapshotName(zxid)), zxid, false)) !== 'string') {
+      const path = join(this.dir, snapshotName(zxid));
+      if ((await this.stillVerified(path)) || typeof (await this.validate(path, zxid, false)) !== 'string') {
+        await this.markVerified(path);
         kept++;
         oldest = zxid;
       }
@@ -86,7 +100,9 @@ export class FileSnapshotStore implements SnapshotStore {
     let changed = false;
     if (oldest !== null) {
       for (const zxid of zxids.slice(i)) {
-        await unlink(join(this.dir, snapshotName(zxid)));
+        const path = join(this.dir, snapshotName(zxid));
+        this.verified.delete(path);
+        await unlink(path);
         changed = true;
       }
     }
@@ -105,11 +121,24 @@ export class FileSnapshotStore implements SnapshotStore {
     let removed = 0;
     for (const z of await this.list()) {
       if (z <= zxid) continue;
-      await unlink(join(this.dir, snapshotName(z)));
+      const path = join(this.dir, snapshotName(z));
+      this.verified.delete(path);
+      await unlink(path);
       removed++;
     }
     if (removed > 0) await fsyncDir(this.dir);
     return removed;
+  }
+
+  private async markVerified(path: string): Promise<void> {
+    const id = await fileIdentity(path);
+    if (id === null) this.verified.delete(path);
+    else this.verified.set(path, id);
+  }
+
+  private async stillVerified(path: string): Promise<boolean> {
+    const known = this.verified.get(path);
+    return known !== undefined && known === (await fileIdentity(path));
   }
 
   private async names(): Promise<string[]> {
@@ -147,7 +176,8 @@ class FileSnapshotWriter implements SnapshotWriter {
     private readonly dir: string,
     zxid: Zxid,
     private readonly bufferBytes: number,
-    private readonly done: () => void,
+    /** Called once the writer is finished, with whether the snapshot was published. */
+    private readonly done: (published: boolean) => Promise<void>,
   ) {
     this.push(fileHeader(SNAP_MAGIC, zxid));
     this.bufferedBytes = FILE_HEADER_BYTES;
@@ -165,6 +195,7 @@ class FileSnapshotWriter implements SnapshotWriter {
   async commit(): Promise<void> {
     this.assertOpen();
     this.state = 'committed';
+    let published = false;
     try {
       this.push(snapshotTrailer(this.chunks));
       await this.drain();
@@ -172,12 +203,13 @@ class FileSnapshotWriter implements SnapshotWriter {
       await this.fh.close();
       await rename(this.tmp, this.final);
       await fsyncDir(this.dir);
+      published = true;
     } catch (err) {
       await this.fh.close().catch(() => {});
       await unlink(this.tmp).catch(() => {});
       throw err;
     } finally {
-      this.done();
+      await this.done(published);
     }
   }
 
@@ -191,7 +223,7 @@ class FileSnapshotWriter implements SnapshotWriter {
         if (!isNotFound(err)) throw err;
       });
     } finally {
-      this.done();
+      await this.done(false);
     }
   }
 
@@ -210,5 +242,16 @@ class FileSnapshotWriter implements SnapshotWriter {
 
   private assertOpen(): void {
     if (this.state !== 'open') throw new Error(`snapshot writer already ${this.state}`);
+  }
+}
+
+/** Size and mtime of a file, or null when it is gone: what must not change for it to stay verified. */
+async function fileIdentity(path: string): Promise<string | null> {
+  try {
+    const st = await stat(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
   }
 }
