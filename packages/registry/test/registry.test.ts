@@ -31,6 +31,15 @@ async function proxied(options: ConnectOptions = {}): Promise<{ client: ZabClien
   return { client, proxy };
 }
 
+
+/**
+ * discover() through `watcher` after a sync: the writes being checked were made by other clients,
+ * maybe through other servers, and a read is only sure to see them after a sync (as in ZooKeeper).
+ */
+async function discoverSynced(basePath: string, name: string) {
+  await watcher.sync(basePath);
+  return discover(watcher, basePath, name);
+}
 describe('ServiceRegistry', () => {
   it('registers ephemeral and permanent instances, updates, unregisters and discovers them', async () => {
     const c = await tc.client();
@@ -40,7 +49,7 @@ describe('ServiceRegistry', () => {
     expect(web2.id).toMatch(/^[0-9a-f-]{36}$/);
     await registry.register({ name: 'db', id: 'db-1', address: '10.0.0.9', port: 5432 }, { permanent: true });
 
-    const found = await discover(watcher, '/svc/basic', 'web');
+    const found = await discoverSynced('/svc/basic', 'web');
     expect(found.map((i) => i.id).sort()).toEqual(['web-1', web2.id].sort());
     expect(found.find((i) => i.id === 'web-1')).toMatchObject({ name: 'web', address: '10.0.0.1', port: 8080, metadata: { zone: 'a' } });
     expect((await watcher.exists('/svc/basic/web/web-1'))?.ephemeralOwner).toBe(c.sessionId);
@@ -49,19 +58,19 @@ describe('ServiceRegistry', () => {
 
     await web1.update({ port: 9090 });
     expect(web1.instance?.port).toBe(9090);
-    expect((await discover(watcher, '/svc/basic', 'web')).find((i) => i.id === 'web-1')?.port).toBe(9090);
+    expect((await discoverSynced('/svc/basic', 'web')).find((i) => i.id === 'web-1')?.port).toBe(9090);
     await expect(registry.update({ id: 'web-1', name: 'api' })).rejects.toThrow(/cannot rename/);
 
     await web2.close();
-    expect((await discover(watcher, '/svc/basic', 'web')).map((i) => i.id)).toEqual(['web-1']);
+    expect((await discoverSynced('/svc/basic', 'web')).map((i) => i.id)).toEqual(['web-1']);
 
     // an id registered by another live session is refused
     const other = new ServiceRegistry(watcher, { basePath: '/svc/basic' });
     await expect(other.register({ name: 'web', id: 'web-1', address: 'x', port: 1 })).rejects.toBeInstanceOf(NodeExistsError);
 
     await registry.close(); // ephemerals go, the permanent one stays
-    expect(await discover(watcher, '/svc/basic', 'web')).toEqual([]);
-    expect((await discover(watcher, '/svc/basic', 'db')).map((i) => i.id)).toEqual(['db-1']);
+    expect(await discoverSynced('/svc/basic', 'web')).toEqual([]);
+    expect((await discoverSynced('/svc/basic', 'db')).map((i) => i.id)).toEqual(['db-1']);
     await c.close();
   });
 
@@ -117,7 +126,7 @@ describe('ServiceRegistry', () => {
     expect(lost).toBe(1);
     expect(reg.instance?.id).toBe('lost-1');
     expect((await watcher.exists('/svc/lost/api/lost-1'))?.ephemeralOwner).toBe(c.sessionId);
-    expect((await discover(watcher, '/svc/lost', 'api')).map((i) => i.id)).toEqual(['lost-1']);
+    expect((await discoverSynced('/svc/lost', 'api')).map((i) => i.id)).toEqual(['lost-1']);
     await registry.close();
     await c.close();
   });
@@ -190,10 +199,10 @@ describe('ServiceRegistry', () => {
     const expired = nextEvent(registry, 'expired');
     proxy.restore();
     await expired;
-    expect(await discover(watcher, '/svc/rebind', 'api')).toEqual([]);
+    expect(await discoverSynced('/svc/rebind', 'api')).toEqual([]);
     const fresh = await tc.client();
     await registry.rebind(fresh);
-    expect((await discover(watcher, '/svc/rebind', 'api')).map((i) => i.id)).toEqual(['r1']);
+    expect((await discoverSynced('/svc/rebind', 'api')).map((i) => i.id)).toEqual(['r1']);
     await registry.close();
   });
 
@@ -223,7 +232,7 @@ describe('README', () => {
     expect(readme).toContain('```ts\n' + region + '```');
 
     expect(await registryExample(tc.connectString)).toEqual(['http://10.0.0.7:8080', 'http://10.0.0.8:8080', 'http://10.0.0.7:8080']);
-    expect(await discover(watcher, '/services', 'billing')).toEqual([]); // `await using` unregistered them
+    expect(await discoverSynced('/services', 'billing')).toEqual([]); // `await using` unregistered them
   });
 
   it('ServiceCache.waitFor rejects with Closed when the cache closes', async () => {

@@ -247,9 +247,6 @@ export class ClusterServer implements StartedServer {
     if (this.failed) return;
     const ready: NodeReady = this.node.takeReady();
     for (const line of ready.logs) this.logger.info(line);
-    // Client replies first: their flush is queued before the peers' and the log's, so a reply
-    // does not wait behind the COMMIT writes to every follower.
-    this.sendOutbox(ready.outbox);
     for (const m of ready.send) this.deliver(m.to, m.msg);
     if (ready.storage.length > 0 || ready.sendAfterStorage.length > 0) {
       const after = ready.sendAfterStorage;
@@ -270,6 +267,9 @@ export class ClusterServer implements StartedServer {
       this.logger.info(`zabkit ${VERSION} server ${this.serverId} ready on ${this.connectString} as ${role} (leader ${this.node.leaderId()})`);
       this.resolveServing();
     }
+    // After the COMMITs to followers: a client told "done" here is less likely to then read an
+    // older state at a follower (reads there are not linearizable without sync, as in ZooKeeper).
+    this.sendOutbox(ready.outbox);
   }
 
   private sendOutbox(outbox: NodeReady['outbox']): void {
