@@ -3,7 +3,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
 import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName, showZxid } from './format.js';
-import { fsyncDir, writeAllSync } from './fs-util.js';
+import { fsyncDir, readPrefix, writeAllSync } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
 import { recoverLog, scanSegment, type OnRecord, type SegmentInfo } from './segment-recovery.js';
 import { CorruptLogError, type LogRecord, type LogRecovery, type TxnLog } from './types.js';
@@ -51,23 +51,6 @@ interface PendingGroup {
   firstZxid: Zxid;
   lastZxid: Zxid;
   bufs: Buffer[];
-}
-
-/** The first `size` bytes of a file (fewer if it is shorter): a segment's records without its zero fill. */
-async function readPrefix(path: string, size: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(size);
-    let done = 0;
-    while (done < size) {
-      const { bytesRead } = await fh.read(buf, done, size - done, done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return buf.subarray(0, done);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** The durable transaction log: segment files, CRC32C records, group commit. See TxnLog. */

@@ -35,6 +35,23 @@ export function writeAllSync(fh: FileHandle, buf: Uint8Array, position: number):
   }
 }
 
+/** The first `size` bytes of a file (fewer if it is shorter), e.g. a log segment without its zero fill. */
+export async function readPrefix(path: string, size: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await fh.read(buf, done, size - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return buf.subarray(0, done);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Replaces `path` atomically: write a temp file, fsync it, rename over, fsync the directory. */
 export async function writeFileDurably(dir: string, path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;

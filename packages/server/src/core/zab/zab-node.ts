@@ -123,7 +123,20 @@ export class ZabNode implements ZabNodeApi, NodeContext {
   private load(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[]): void {
     this.replica.load(snapshotChunks);
     this.history.reset(this.replica.lastApplied);
-    for (const txn of txns) if (txn.hdr.zxid > this.replica.lastApplied) this.applyCommitted(txn);
+    for (const txn of txns) this.replay(txn);
+    this.replayed();
+  }
+
+  /**
+   * Applies one txn read back from the log after restore() / the snapshot (those the state already
+   * holds are skipped), so that a long log can be applied as it is read; call replayed() after the last.
+   */
+  replay(txn: Txn): void {
+    if (txn.hdr.zxid > this.replica.lastApplied) this.applyCommitted(txn);
+  }
+
+  /** Ends a replay: everything applied is also what the log holds. */
+  replayed(): void {
     this.lastLogged = this.replica.lastApplied;
   }
 
