@@ -1,8 +1,11 @@
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { basename, join, relative } from 'node:path';
+
+/** `count` distinct free ports on 127.0.0.1: the CLI's, which holds them all open until every one is picked. */
+export { freePorts } from 'zabkit';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const now = () => performance.now();
@@ -114,30 +117,6 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   }
 }
 
-/** `count` distinct free ports on 127.0.0.1 (all held open until every one is picked). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = [];
-  const ports: number[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const srv = createServer();
-      servers.push(srv);
-      ports.push(
-        await new Promise<number>((resolve, reject) => {
-          srv.once('error', reject);
-          srv.listen(0, '127.0.0.1', () => {
-            const a = srv.address();
-            if (a && typeof a === 'object') resolve(a.port);
-            else reject(new Error('no port'));
-          });
-        }),
-      );
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-}
 
 /** Sends a ZooKeeper four-letter word and returns the answer. */
 export function fourLetter(port: number, cmd: string, timeoutMs = 1_000): Promise<string> {
