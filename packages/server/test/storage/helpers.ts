@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import type { LogRecord } from '../../src/storage/index.js';
+import { FileTxnLog, type FileTxnLogOptions, type LogRecord } from '../../src/storage/index.js';
 
 const dirs: string[] = [];
 
@@ -37,4 +37,26 @@ export function text(r: LogRecord): string {
 
 export async function segmentFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.startsWith('log.')).sort();
+}
+
+export type LogOptions = Omit<FileTxnLogOptions, 'dir'>;
+
+/** A FileTxnLog in `dir`, opened (recovered) after `after`. */
+export async function opened(dir: string, after = 0n, options: LogOptions = {}) {
+  const log = new FileTxnLog({ dir, ...options });
+  const recovery = await log.open(after);
+  return { log, recovery };
+}
+
+/** Writes records 1..n into a fresh log, one flush, and closes it. */
+export async function seeded(n: number, rollEvery = 0, options: LogOptions = {}): Promise<string> {
+  const dir = await tempDir();
+  const { log } = await opened(dir, 0n, options);
+  for (let i = 1; i <= n; i++) {
+    log.append([rec(BigInt(i))]);
+    if (rollEvery > 0 && i % rollEvery === 0) await log.roll();
+  }
+  await log.flush();
+  await log.close();
+  return dir;
 }
