@@ -49,6 +49,7 @@ export class ClusterServer implements StartedServer {
   private ticker: NodeJS.Timeout | null = null;
   private closing = false;
   private failed = false;
+  private pumpQueued = false;
   private resolveStopped!: (err: Error | null) => void;
   readonly stopped = new Promise<Error | null>((r) => (this.resolveStopped = r));
   private readonly listener: ClientListener;
@@ -227,13 +228,27 @@ export class ClusterServer implements StartedServer {
         this.listener.close(connId, `unexpected frame kind ${(frame as { k: number }).k}`, 1002);
         return;
     }
-    this.pump();
+    this.pumpSoon();
   }
 
   private onPeerMessage(from: number, msg: PeerMessage): void {
     if (this.closing) return;
     this.node.step(from, msg, Date.now());
-    this.pump();
+    this.pumpSoon();
+  }
+
+  /**
+   * One pump per incoming batch: the messages of a peer batch or a client's batched requests are
+   * all stepped first (synchronously), so their storage ops share one submit and their ACKs and
+   * replies leave together.
+   */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   private onTick(): void {
