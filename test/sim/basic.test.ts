@@ -1,4 +1,4 @@
-import { FrameKind, OpCode, type ConnectedFrame, type ResponseFrame } from '@zabkit/protocol';
+import { FrameKind, OpCode, PeerKind, type ConnectedFrame, type ResponseFrame } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
 import { SimCluster, type SimConn } from './sim-cluster.js';
 
@@ -23,6 +23,37 @@ describe('simulated ZAB cluster', () => {
     const digests = new Set(sim.ids.map((id) => sim.node(id)!.treeDigest()));
     expect(digests.size).toBe(1);
     expect(sim.node(leader)!.status().znodes).toBe(2 + 20);
+  });
+
+  it('acks and commits are cumulative: a burst of proposals costs a follower far fewer ACKs and COMMITs than txns', () => {
+    const sim = new SimCluster({ voters: 3, seed: 3 });
+    sim.startAll();
+    expect(sim.run(10_000, () => sim.stable())).toBe(true);
+    const leader = sim.leaders()[0]!;
+    const conn = sim.openConn(leader);
+    expect(sim.run(5_000, () => connected(conn) !== undefined)).toBe(true);
+    const seen = { proposals: 0, acks: 0, commits: 0 };
+    const follower = sim.ids.find((id) => id !== leader)!;
+    sim.hooks.push({
+      onDeliver: (from, to, msg) => {
+        if (from === leader && to === follower && msg.k === PeerKind.proposal) seen.proposals++;
+        if (from === leader && to === follower && msg.k === PeerKind.commit) seen.commits++;
+        if (from === follower && to === leader && msg.k === PeerKind.ack) seen.acks++;
+      },
+    });
+    const n = 50;
+    for (let i = 0; i < n; i++) sim.send(conn, i + 1, { op: OpCode.create, path: `/b${i}`, data: enc(`v${i}`), mode: 'persistent' });
+    expect(sim.run(5_000, () => responses(conn).length === n)).toBe(true);
+    expect(responses(conn).map((r) => r.err ?? 'ok')).toEqual(Array(n).fill('ok'));
+    sim.run(2_000);
+    expect(seen.proposals, JSON.stringify(seen)).toBeGreaterThanOrEqual(n);
+    expect(seen.acks, JSON.stringify(seen)).toBeGreaterThan(0);
+    expect(seen.acks).toBeLessThan(n / 2);
+    expect(seen.commits).toBeGreaterThan(0);
+    expect(seen.commits).toBeLessThan(n / 2);
+    // Every txn still reached every replica, in the same order.
+    expect(new Set(sim.ids.map((id) => sim.node(id)!.treeDigest())).size).toBe(1);
+    expect(sim.node(follower)!.lastAppliedZxid()).toBe(sim.node(leader)!.lastAppliedZxid());
   });
 
   it('a single voter is a cluster of one', () => {

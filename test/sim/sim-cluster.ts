@@ -48,6 +48,14 @@ type Event =
 /** An event before it gets its sequence number (Omit distributed over the union). */
 type NewEvent = Event extends infer E ? (E extends Event ? Omit<E, 'seq'> : never) : never;
 
+interface Link {
+  gen: number;
+  /** Arrival time of the newest message on the link (FIFO: none may arrive before it). */
+  lastAt: number;
+  /** When the newest message was sent; messages sent at one instant share one arrival. */
+  lastSentAt: number;
+}
+
 interface SimServer {
   id: number;
   node: ZabNode | null;
@@ -77,13 +85,13 @@ export class SimCluster {
   readonly rng: Rng;
   now = 1_000_000;
   private seq = 0;
-  private readonly queue: Event[] = [];
+  private queue: Event[] = [];
   readonly servers = new Map<number, SimServer>();
   readonly peers: PeerConfig[];
   readonly logs: string[] = [];
   private readonly opts: Required<SimOptions>;
   /** Per ordered pair: link generation (a break bumps it and drops in-flight messages) and last delivery time (FIFO). */
-  private readonly links = new Map<string, { gen: number; lastAt: number }>();
+  private readonly links = new Map<string, Link>();
   private partition: number[][] | null = null;
   private readonly conns = new Map<number, SimConn>();
   private nextConnId = 1;
@@ -249,6 +257,7 @@ export class SimCluster {
       l.gen++;
       // A new connection: nothing queued on the dead one holds its messages back.
       l.lastAt = 0;
+      l.lastSentAt = -1;
       const n = this.servers.get(x)!.node;
       if (n) {
         n.peerDisconnected(y, this.now);
@@ -257,10 +266,10 @@ export class SimCluster {
     }
   }
 
-  private link(a: number, b: number): { gen: number; lastAt: number } {
+  private link(a: number, b: number): Link {
     const key = `${a}>${b}`;
     let l = this.links.get(key);
-    if (!l) this.links.set(key, (l = { gen: 0, lastAt: 0 }));
+    if (!l) this.links.set(key, (l = { gen: 0, lastAt: 0, lastSentAt: -1 }));
     return l;
   }
 
@@ -326,6 +335,19 @@ export class SimCluster {
     return this.queue.splice(best, 1)[0]!;
   }
 
+  /** Removes and returns, in order, the queued messages that arrive on `ev`'s link at the same instant. */
+  private takeBatchMates(ev: Event & { kind: 'msg' }): Array<Event & { kind: 'msg' }> {
+    const mates: Array<Event & { kind: 'msg' }> = [];
+    const rest: Event[] = [];
+    for (const e of this.queue) {
+      if (e.kind === 'msg' && e.from === ev.from && e.to === ev.to && e.link === ev.link && e.at === ev.at) mates.push(e);
+      else rest.push(e);
+    }
+    if (mates.length === 0) return mates;
+    this.queue = rest;
+    return mates.sort((a, b) => a.seq - b.seq);
+  }
+
   private push(e: NewEvent): void {
     this.queue.push({ ...e, seq: this.seq++ } as Event);
   }
@@ -338,9 +360,14 @@ export class SimCluster {
     if (ev.kind === 'msg') {
       const s = this.servers.get(ev.to)!;
       if (!s.node || this.link(ev.from, ev.to).gen !== ev.link) return;
-      for (const h of this.hooks) h.onDeliver?.(ev.from, ev.to, ev.msg);
-      s.node.step(ev.from, ev.msg, this.now);
-      for (const h of this.hooks) h.onDelivered?.(ev.from, ev.to, ev.msg);
+      // The rest of its batch is stepped before the node's Ready is executed, as the runtime does.
+      for (const m of [ev, ...this.takeBatchMates(ev)]) {
+        // A hook may crash a server or break the link mid-batch: the rest of the batch is then lost.
+        if (!s.node || this.link(m.from, m.to).gen !== m.link) break;
+        for (const h of this.hooks) h.onDeliver?.(m.from, m.to, m.msg);
+        s.node.step(m.from, m.msg, this.now);
+        for (const h of this.hooks) h.onDelivered?.(m.from, m.to, m.msg);
+      }
       this.drain(s);
       return;
     }
@@ -385,8 +412,12 @@ export class SimCluster {
     const l = this.link(from, to);
     // FIFO per link: never deliver before the previous message on it.
     const slow = this.slowLinks.get(`${from}>${to}`) ?? 0;
-    const at = Math.max(l.lastAt, this.now + slow + this.rng.int(this.opts.minDelayMs, this.opts.maxDelayMs));
+    // Messages sent at one instant travel as one peer batch (as the runtime's per-turn batches do):
+    // they arrive together and are stepped together, so their ACKs can coalesce.
+    const at =
+      l.lastSentAt === this.now && l.lastAt >= this.now ? l.lastAt : Math.max(l.lastAt, this.now + slow + this.rng.int(this.opts.minDelayMs, this.opts.maxDelayMs));
     l.lastAt = at;
+    l.lastSentAt = this.now;
     this.push({ at, kind: 'msg', from, to, msg, link: l.gen });
   }
 

@@ -23,6 +23,11 @@ export interface NodeContext {
   send(to: number, msg: PeerMessage): void;
   /** Sent only once every storage op issued so far is durable. */
   sendAfterStorage(to: number, msg: PeerMessage): void;
+  /**
+   * ACKs proposal `zxid` once durable. ACKs are cumulative, so one queued right after another to
+   * the same peer replaces it: a group of proposals logged by one fsync is acked once.
+   */
+  ackAfterStorage(to: number, zxid: Zxid): void;
   storage(op: StorageOp): void;
   /** Applies a committed txn to the replica and the history window. */
   applyCommitted(txn: Txn): void;

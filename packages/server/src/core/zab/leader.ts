@@ -42,8 +42,14 @@ export class Leader {
   private established = false;
   private readonly startedAt: number;
   private proposer: Proposer | null = null;
-  /** Proposed, not yet committed, in zxid order, with the voters that acked each. */
-  private outstanding: Array<{ txn: Txn; acks: Set<number> }> = [];
+  /** Proposed, not yet committed, in zxid order. */
+  private outstanding: Txn[] = [];
+  /**
+   * Per voter, the highest proposal it acked. ACKs are cumulative: a voter logs this leader's
+   * proposals in the order sent (every outstanding one goes to a learner when it syncs), so an ACK
+   * of z stands for every proposal up to z. One ACK per fsync then covers the whole group.
+   */
+  private readonly ackedThrough = new Map<number, Zxid>();
   private stopped = false;
   /** A quorum acked the new epoch; learners are synced as their ACKEPOCH arrives. */
   private syncStarted = false;
@@ -77,7 +83,7 @@ export class Leader {
   /** Stops; returns the proposals logged but not yet committed, in zxid order. */
   stop(): Txn[] {
     this.stopped = true;
-    const tail = this.outstanding.map((o) => o.txn);
+    const tail = this.outstanding;
     this.outstanding = [];
     return tail;
   }
@@ -231,7 +237,8 @@ export class Leader {
     // outstanding proposal it acked before it (re)connected: those acks no longer stand for a
     // durable copy. It logs and acks them again after NEWLEADER.
     const keptUpTo = plan.kind === 'trunc' ? plan.to : plan.kind === 'snap' ? this.ctx.replica.lastApplied : null;
-    if (keptUpTo !== null) for (const o of this.outstanding) if (o.txn.hdr.zxid > keptUpTo) o.acks.delete(l.sid);
+    const acked = this.ackedThrough.get(l.sid);
+    if (keptUpTo !== null && acked !== undefined && acked > keptUpTo) this.ackedThrough.set(l.sid, keptUpTo);
     if (plan.kind === 'snap') {
       const zxid = this.ctx.replica.lastApplied;
       this.ctx.log(`sync ${l.sid}: SNAP at 0x${zxid.toString(16)} (learner at 0x${l.lastZxid.toString(16)})`);
@@ -251,7 +258,7 @@ export class Leader {
     }
     send({ k: PeerKind.newLeader, zxid: this.newLeaderZxid() });
     // Proposals still waiting for a quorum follow NEWLEADER; their COMMITs come as usual.
-    if (!l.observer) for (const o of this.outstanding) send({ k: PeerKind.proposal, zxid: o.txn.hdr.zxid, txn: encodeTxn(o.txn) });
+    if (!l.observer) for (const txn of this.outstanding) send({ k: PeerKind.proposal, zxid: txn.hdr.zxid, txn: encodeTxn(txn) });
     l.phase = 'syncing';
   }
 
@@ -261,12 +268,8 @@ export class Leader {
       return;
     }
     if (!this.ctx.quorum.isVoter(from)) return;
-    for (const o of this.outstanding) {
-      if (o.txn.hdr.zxid === zxid) {
-        o.acks.add(from);
-        break;
-      }
-    }
+    const before = this.ackedThrough.get(from);
+    if (before === undefined || zxid > before) this.ackedThrough.set(from, zxid);
     this.commitReady();
   }
 
@@ -307,10 +310,10 @@ export class Leader {
   // ---- broadcast ---------------------------------------------------------------------------
 
   private broadcast(txn: Txn): void {
-    this.outstanding.push({ txn, acks: new Set() });
+    this.outstanding.push(txn);
     this.ctx.lastLogged = txn.hdr.zxid;
     this.ctx.storage({ kind: 'append', txns: [txn] });
-    this.ctx.sendAfterStorage(this.ctx.myId, { k: PeerKind.ack, zxid: txn.hdr.zxid });
+    this.ctx.ackAfterStorage(this.ctx.myId, txn.hdr.zxid);
     const bytes = encodeTxn(txn);
     for (const l of this.learners.values()) {
       if (!l.observer && (l.phase === 'syncing' || l.phase === 'synced')) {
@@ -319,18 +322,27 @@ export class Leader {
     }
   }
 
-  /** Commits, in zxid order, every proposal a quorum of voters has logged. */
+  /**
+   * Commits, in zxid order, every proposal a quorum of voters has logged. Observers get each txn
+   * (INFORM); followers get one COMMIT for the newest, which commits everything before it too.
+   */
   private commitReady(): void {
-    while (this.outstanding.length > 0 && this.ctx.quorum.containsQuorum(this.outstanding[0]!.acks)) {
-      const { txn } = this.outstanding.shift()!;
+    let last: Zxid | null = null;
+    while (this.outstanding.length > 0 && this.ctx.quorum.reachedBy(this.ackedThrough, this.outstanding[0]!.hdr.zxid)) {
+      const txn = this.outstanding.shift()!;
       this.ctx.applyCommitted(txn);
       this.proposer?.applied(txn.hdr.zxid);
+      last = txn.hdr.zxid;
       let bytes: Uint8Array | null = null;
       for (const l of this.learners.values()) {
-        if (l.phase !== 'syncing' && l.phase !== 'synced') continue;
-        if (l.observer) this.ctx.send(l.sid, { k: PeerKind.inform, zxid: txn.hdr.zxid, txn: (bytes ??= encodeTxn(txn)) });
-        else this.ctx.send(l.sid, { k: PeerKind.commit, zxid: txn.hdr.zxid });
+        if (l.observer && (l.phase === 'syncing' || l.phase === 'synced')) {
+          this.ctx.send(l.sid, { k: PeerKind.inform, zxid: txn.hdr.zxid, txn: (bytes ??= encodeTxn(txn)) });
+        }
       }
+    }
+    if (last === null) return;
+    for (const l of this.learners.values()) {
+      if (!l.observer && (l.phase === 'syncing' || l.phase === 'synced')) this.ctx.send(l.sid, { k: PeerKind.commit, zxid: last });
     }
   }
 

@@ -143,7 +143,7 @@ export class Learner {
         ctx.lastLogged = msg.zxid;
         ctx.storage({ kind: 'append', txns: [txn] });
         if (!this.observer && (this.phase === 'synced' || this.phase === 'serving')) {
-          ctx.sendAfterStorage(this.leaderId, { k: PeerKind.ack, zxid: msg.zxid });
+          ctx.ackAfterStorage(this.leaderId, msg.zxid);
         }
         return;
       }

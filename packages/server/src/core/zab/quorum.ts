@@ -15,7 +15,17 @@ export class Quorum {
   /** True when the voters among `ids` form a majority. */
   containsQuorum(ids: Iterable<number>): boolean {
     let n = 0;
-    for (const id of new Set(ids)) if (this.voters.has(id)) n++;
+    for (const id of ids instanceof Set ? ids : new Set(ids)) if (this.voters.has(id)) n++;
     return n >= this.size;
+  }
+
+  /** True when a majority of voters have a mark at or past `zxid` (marks of non-voters never count). */
+  reachedBy(marks: ReadonlyMap<number, bigint>, zxid: bigint): boolean {
+    let n = 0;
+    for (const id of this.voters) {
+      const mark = marks.get(id);
+      if (mark !== undefined && mark >= zxid && ++n >= this.size) return true;
+    }
+    return false;
   }
 }

@@ -43,6 +43,8 @@ export class ZabNode implements ZabNodeApi, NodeContext {
   currentEpoch = 0;
   lastLogged: Zxid = 0n;
   private ready: NodeReady = emptyReady();
+  /** The proposal ACK last queued, which the next one to the same peer may replace. */
+  private lastAck: PeerEnvelope | null = null;
   /** FOLLOWERINFO that arrived while this server was still electing. */
   private readonly earlyFollowerInfo = new Map<number, FollowerInfoMsg>();
   private started = false;
@@ -73,6 +75,18 @@ export class ZabNode implements ZabNodeApi, NodeContext {
 
   sendAfterStorage(to: number, msg: PeerMessage): void {
     this.ready.sendAfterStorage.push({ to, msg });
+  }
+
+  ackAfterStorage(to: number, zxid: Zxid): void {
+    const after = this.ready.sendAfterStorage;
+    const last = after[after.length - 1];
+    if (last !== undefined && last === this.lastAck && last.to === to) {
+      this.lastAck = { to, msg: { k: PeerKind.ack, zxid } };
+      after[after.length - 1] = this.lastAck;
+      return;
+    }
+    this.lastAck = { to, msg: { k: PeerKind.ack, zxid } };
+    after.push(this.lastAck);
   }
 
   storage(op: StorageOp): void {
