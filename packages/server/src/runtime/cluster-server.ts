@@ -115,7 +115,11 @@ export class ClusterServer implements StartedServer {
   }
 
   static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`)): Promise<ClusterServer> {
-    const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
+    const storage = await openFileStorage({
+      dataDir: config.dataDir,
+      dataLogDir: config.dataLogDir,
+      preallocateBytes: config.preAllocSize * 1024,
+    });
     const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
     for (const w of snapWarnings) logger.warn(w);
     const epochs = await storage.epochs.load();
