@@ -114,7 +114,12 @@ export class ClusterServer implements StartedServer {
         : null;
   }
 
-  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`)): Promise<ClusterServer> {
+  /**
+   * Recovers the data directory, then listens and starts electing. Aborting `signal` stops startup
+   * at the next step (within log recovery, at the next segment): nothing is left open and start
+   * rejects with the signal's reason.
+   */
+  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`), signal?: AbortSignal): Promise<ClusterServer> {
     const storage = await openFileStorage({
       dataDir: config.dataDir,
       dataLogDir: config.dataLogDir,
@@ -149,13 +154,20 @@ export class ClusterServer implements StartedServer {
       }),
     );
     node.restore(snapshot?.chunks ?? null, [], epochs);
+    signal?.throwIfAborted();
+    const after = snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot';
+    logger.info(`recovering the txn log in ${storage.logDir} after ${after}`);
     // the log's txns are applied segment by segment as they are read (1M txns need not fit in memory twice)
-    const replay = await replayLog(storage.log, snapshot?.zxid ?? 0n, node);
+    const replay = await replayLog(storage.log, snapshot?.zxid ?? 0n, node, signal);
     for (const w of replay.warnings) logger.warn(w);
+    if (signal?.aborted) {
+      await storage.log.close();
+      signal.throwIfAborted();
+    }
     const server = new ClusterServer(config, node, storage.log, storage, logger);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
-      `recovered ${replay.records} txn(s) after ${snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot'}; ` +
+      `recovered ${replay.records} txn(s) after ${after}; ` +
         `last zxid 0x${lastZxid.toString(16)}, acceptedEpoch ${epochs.acceptedEpoch}, currentEpoch ${epochs.currentEpoch}`,
     );
     try {
