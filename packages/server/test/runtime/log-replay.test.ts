@@ -1,16 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ZabNode, encodeTxn, resolveCoreOptions, resolveZabOptions, type Txn } from '../../src/core/index.js';
 import { reloadLog, replayLog } from '../../src/runtime/log-replay.js';
 import { StorageExecutor } from '../../src/runtime/storage-executor.js';
 import { FileTxnLog, openFileStorage, type FileStorage } from '../../src/storage/index.js';
-
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+import { tempDir } from './helpers.js';
 
 const EPOCHS = { acceptedEpoch: 1, currentEpoch: 1 };
 const SESSION = 0x100n;
@@ -41,8 +34,7 @@ function history(sets: number): Txn[] {
 
 /** The txns, encoded as the runtime logs them, `perFlush` at a time; by default in many small segments. */
 async function logOf(txns: readonly Txn[], { maxSegmentBytes = 2048, perFlush = 25 } = {}): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zabkit-replay-'));
-  dirs.push(dir);
+  const dir = await tempDir();
   const log = new FileTxnLog({ dir, maxSegmentBytes });
   await log.open(0n);
   for (let i = 0; i < txns.length; i += perFlush) {

@@ -1,26 +1,20 @@
 // zoo.cfg preAllocSize reaches the txn log: what a server started from a config file leaves on disk.
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '@zabkit/client';
 import { loadConfig } from '../../src/runtime/config.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { runServer } from '../../src/runtime/start-server.js';
 import { recoverLog } from '../../src/storage/segment-recovery.js';
-
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+import { tempDir } from './helpers.js';
 
 /**
  * Starts a server from a zoo.cfg with `extra` lines, writes 20 znodes, stops it, and returns each log
  * segment's file size next to the end of its last record.
  */
 async function segmentsAfterWrites(extra: string): Promise<{ fileBytes: number; recordBytes: number }[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'zabkit-prealloc-'));
-  dirs.push(dir);
+  const dir = await tempDir();
   const cfg = join(dir, 'zoo.cfg');
   await writeFile(cfg, `dataDir=${dir}\nclientPort=0\n${extra}\n`);
   const { config, warnings } = await loadConfig(cfg);

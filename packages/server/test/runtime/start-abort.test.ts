@@ -1,22 +1,14 @@
 // runServer's signal: startup stopped at each of its steps leaves nothing open and nothing lost.
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '@zabkit/client';
 import { configFromObject, type ServerConfig } from '../../src/runtime/config.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { runServer } from '../../src/runtime/start-server.js';
-
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+import { afterTest, tempDir } from './helpers.js';
 
 async function standalone(): Promise<ServerConfig> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'zabkit-abort-'));
-  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await tempDir();
   return configFromObject({ dataDir, clientPort: 0, tickTime: 200 }).config;
 }
 
@@ -57,7 +49,7 @@ describe('runServer with an aborted signal', () => {
       const controller = new AbortController();
       const logger = abortingLogger(controller, when);
       const reason = await runServer(config, logger, { signal: controller.signal }).then(
-        (s) => (cleanups.push(() => s.close()), null),
+        (s) => (afterTest(() => s.close()), null),
         (err: unknown) => err,
       );
       expect(reason).toBe(controller.signal.reason);
@@ -66,9 +58,9 @@ describe('runServer with an aborted signal', () => {
       if (listening) expect(await refused(Number(listening[1]))).toBe(true);
 
       const again = await runServer(config, abortingLogger(new AbortController(), /^$/));
-      cleanups.push(() => again.close());
+      afterTest(() => again.close());
       const c = await connect(again.connectString);
-      cleanups.push(() => c.close({ timeoutMs: 200 }));
+      afterTest(() => c.close({ timeoutMs: 200 }));
       expect((await c.getString('/a')).data).toBe('kept');
     });
   }
