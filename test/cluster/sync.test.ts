@@ -110,6 +110,8 @@ describe('learner synchronisation after restarts (3 real processes)', () => {
     const statuses = await Promise.all([1, 2, 3].map((id) => cluster.status(id)));
     expect(statuses.map((s) => s.zxid)).toEqual(statuses.map(() => statuses[0]!.zxid));
     expect(statuses.find((s) => s.serverId === oldLeader)!.role).toBe('follower');
+    // it rebuilt its state from its cut log (streamed, as at startup) once, and said so
+    expect(h.linesMatching(/reloaded \d+ txn\(s\) after /, oldLeader, since), h.tail()).toHaveLength(1);
 
     // The truncation reached the old leader's disk: after another kill -9 and restart the tail stays gone.
     await cluster.restartNode(oldLeader, { hard: true });

@@ -151,10 +151,10 @@ export class SimCluster {
       this.onApply?.(id, txn.hdr.zxid, txnKey(txn));
       for (const h of this.hooks) h.onApply?.(id, txn.hdr.zxid, txnKey(txn));
     };
-    const reloaded = node.reloaded.bind(node);
-    node.reloaded = (chunks, txns) => {
+    const reload = node.reload.bind(node);
+    node.reload = (chunks) => {
       for (const h of this.hooks) h.onLoad?.(id, 'reload', s.disk.snapshotZxid());
-      reloaded(chunks, txns);
+      reload(chunks);
     };
     const { chunks, txns } = s.disk.load();
     for (const h of this.hooks) h.onLoad?.(id, 'restart', s.disk.snapshotZxid());
@@ -387,7 +387,9 @@ export class SimCluster {
     }
     if (reload) {
       const { chunks, txns } = s.disk.load();
-      s.node.reloaded(chunks, txns);
+      s.node.reload(chunks);
+      for (const txn of txns) s.node.replay(txn);
+      s.node.reloaded();
     }
     for (const m of ev.after) {
       for (const h of this.hooks) h.onSend?.(s.id, m.to, m.msg, true);

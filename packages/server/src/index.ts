@@ -1,6 +1,6 @@
 export * from './core/index.js';
 export * from './storage/index.js';
-export { startServer, runServer, type StartServerOptions } from './runtime/start-server.js';
+export { startServer, runServer, type StartServerOptions, type RunServerOptions } from './runtime/start-server.js';
 export type { StartedServer } from './runtime/cluster-server.js';
 export {
   parseConfig,

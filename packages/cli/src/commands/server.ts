@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger, loadConfig, runServer } from '@zabkit/server';
+import { ConfigError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
 
 /** `zabkit server --config FILE [--myid N]`: runs until SIGTERM / SIGINT. */
 export async function runServerCommand(args: string[]): Promise<number> {
@@ -29,19 +29,27 @@ export async function runServerCommand(args: string[]): Promise<number> {
   }
   const logger = createLogger(`server.${loaded.config.myid}`);
   for (const w of loaded.warnings) logger.warn(w);
-  let server;
-  try {
-    server = await runServer(loaded.config, logger);
-  } catch (err) {
-    logger.error(`cannot start: ${(err as Error).message}`);
-    return 1;
-  }
+  // Installed before startup: a SIGTERM during a long log recovery stops it cleanly (the log is only
+  // read then) instead of killing the process with the default action.
+  const startup = new AbortController();
+  let server: StartedServer | undefined;
   const stop = (signal: string) => {
     logger.info(`${signal} received, shutting down`);
-    void server.close();
+    startup.abort(new Error(`${signal} received during startup`));
+    void server?.close();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  try {
+    server = await runServer(loaded.config, logger, { signal: startup.signal });
+  } catch (err) {
+    if (startup.signal.aborted && err === startup.signal.reason) {
+      logger.info('server stopped before it started serving');
+      return 0;
+    }
+    logger.error(`cannot start: ${(err as Error).message}`);
+    return 1;
+  }
   const err = await server.stopped;
   return err ? 1 : 0;
 }

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, type ServerStatus } from '@zabkit/protocol';
+import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
 import { ClientListener } from '../net/client-listener.js';
 import { PeerNetwork } from '../net/peer-network.js';
-import { openFileStorage } from '../storage/index.js';
+import { openFileStorage, type FileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
-import { replayLog } from './log-replay.js';
+import { InputGate } from './input-gate.js';
+import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
 import { LatencyStats } from './metrics.js';
 import { Snapshotter } from './snapshotter.js';
@@ -30,6 +31,9 @@ export interface StartedServer {
   /** Resolves the first time the server serves clients (a leader was elected and it is synced). */
   serving(): Promise<void>;
 }
+
+/** How log lines name where the log was read from. */
+const afterSnapshot = (zxid: Zxid | null): string => (zxid === null ? 'no snapshot' : `snapshot 0x${zxid.toString(16)}`);
 
 /** The node's clock unit: limits in zoo.cfg ticks are scaled to it, so elections are quick even with tickTime=2000. */
 const NODE_TICK_MS = 50;
@@ -57,6 +61,10 @@ export class ClusterServer implements StartedServer {
   private readonly executor: StorageExecutor;
   private readonly snapshotter: Snapshotter;
   private loadGeneration = 0;
+  /** Closed while a TRUNC reload rebuilds the node's state. */
+  private readonly gate = new InputGate((err) =>
+    this.logger.error(`handling an input held during a reload failed: ${(err as Error)?.stack ?? String(err)}`),
+  );
   private servedOnce = false;
   private resolveServing!: () => void;
   private readonly servingP = new Promise<void>((r) => (this.resolveServing = r));
@@ -65,16 +73,12 @@ export class ClusterServer implements StartedServer {
     private readonly config: ServerConfig,
     private readonly node: ZabNode,
     private readonly log: TxnLog,
-    storage: Awaited<ReturnType<typeof openFileStorage>>,
+    storage: FileStorage,
     private readonly logger: Logger,
   ) {
     this.serverId = config.myid;
     this.host = config.clientPortAddress;
-    this.executor = new StorageExecutor(storage.log, storage.snapshots, storage.epochs, (state) => {
-      this.loadGeneration++;
-      this.node.reloaded(state.chunks, state.txns);
-      this.pump();
-    });
+    this.executor = new StorageExecutor(storage.log, storage.snapshots, storage.epochs, () => this.reload(storage));
     this.snapshotter = new Snapshotter(
       {
         lastAppliedZxid: () => node.lastAppliedZxid(),
@@ -91,12 +95,13 @@ export class ClusterServer implements StartedServer {
       maxClientCnxns: config.maxClientCnxns,
       logger,
       onOpen: () => {},
-      onFrame: (connId, frame) => this.onFrame(connId, frame),
-      onClose: (connId) => {
-        this.latency.forget(connId);
-        this.node.disconnect(connId, Date.now());
-        this.pump();
-      },
+      onFrame: (connId, frame) => this.gate.run(() => this.onFrame(connId, frame)),
+      onClose: (connId) =>
+        this.gate.run(() => {
+          this.latency.forget(connId);
+          this.node.disconnect(connId, Date.now());
+          this.pump();
+        }),
     });
     this.network =
       config.servers.length > 1
@@ -105,18 +110,28 @@ export class ClusterServer implements StartedServer {
             peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
             logger,
             maxFrameBytes: 1024 * 1024 * 1024,
-            onMessage: (from, msg) => this.onPeerMessage(from, msg),
-            onDisconnect: (peer) => {
-              if (this.closing) return;
-              this.node.peerDisconnected(peer, Date.now());
-              this.pump();
-            },
+            onMessage: (from, msg) => this.gate.run(() => this.onPeerMessage(from, msg)),
+            onDisconnect: (peer) =>
+              this.gate.run(() => {
+                if (this.closing) return;
+                this.node.peerDisconnected(peer, Date.now());
+                this.pump();
+              }),
           })
         : null;
   }
 
-  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`)): Promise<ClusterServer> {
-    const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
+  /**
+   * Recovers the data directory, then listens and starts electing. Aborting `signal` stops startup
+   * at the next step (within log recovery, at the next segment): nothing is left open and start
+   * rejects with the signal's reason.
+   */
+  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`), signal?: AbortSignal): Promise<ClusterServer> {
+    const storage = await openFileStorage({
+      dataDir: config.dataDir,
+      dataLogDir: config.dataLogDir,
+      preallocateBytes: config.preAllocSize * 1024,
+    });
     const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
     for (const w of snapWarnings) logger.warn(w);
     const epochs = await storage.epochs.load();
@@ -146,13 +161,20 @@ export class ClusterServer implements StartedServer {
       }),
     );
     node.restore(snapshot?.chunks ?? null, [], epochs);
+    signal?.throwIfAborted();
+    const after = afterSnapshot(snapshot?.zxid ?? null);
+    logger.info(`recovering the txn log in ${storage.logDir} after ${after}`);
     // the log's txns are applied segment by segment as they are read (1M txns need not fit in memory twice)
-    const replay = await replayLog(storage.log, snapshot?.zxid ?? 0n, node);
+    const replay = await replayLog(storage.log, snapshot?.zxid ?? 0n, node, signal);
     for (const w of replay.warnings) logger.warn(w);
+    if (signal?.aborted) {
+      await storage.log.close();
+      signal.throwIfAborted();
+    }
     const server = new ClusterServer(config, node, storage.log, storage, logger);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
-      `recovered ${replay.records} txn(s) after ${snapshot ? `snapshot 0x${snapshot.zxid.toString(16)}` : 'no snapshot'}; ` +
+      `recovered ${replay.records} txn(s) after ${after}; ` +
         `last zxid 0x${lastZxid.toString(16)}, acceptedEpoch ${epochs.acceptedEpoch}, currentEpoch ${epochs.currentEpoch}`,
     );
     try {
@@ -252,14 +274,16 @@ export class ClusterServer implements StartedServer {
   }
 
   private onTick(): void {
-    if (this.closing) return;
+    // (skipped, not held, during a reload: a burst of late ticks would only fire timeouts at once)
+    if (this.closing || this.gate.holding) return;
     this.node.tick(Date.now());
     this.pump();
   }
 
   /** Executes everything the node asked for since the last call. */
   private pump(): void {
-    if (this.failed) return;
+    // (a reload pumps when it is done)
+    if (this.failed || this.gate.holding) return;
     const ready: NodeReady = this.node.takeReady();
     for (const line of ready.logs) this.logger.info(line);
     for (const m of ready.send) this.deliver(m.to, m.msg);
@@ -303,14 +327,31 @@ export class ClusterServer implements StartedServer {
   private deliver(to: number, msg: PeerMessage): void {
     if (to === this.serverId) {
       // The leader's own ACKs come back through the node, after the event loop turns.
-      queueMicrotask(() => {
-        if (this.closing || this.failed) return;
-        this.node.step(to, msg, Date.now());
-        this.pump();
-      });
+      queueMicrotask(() =>
+        this.gate.run(() => {
+          if (this.closing || this.failed) return;
+          this.node.step(to, msg, Date.now());
+          this.pump();
+        }),
+      );
       return;
     }
     this.network?.send(to, msg);
+  }
+
+  /**
+   * After a TRUNC cut the log: rebuilds the node's state from the newest snapshot and the log after
+   * it, streamed as at startup. Inputs wait at the gate meanwhile; if the reload fails they stay
+   * held, as the storage failure stops the server.
+   */
+  private async reload(storage: FileStorage): Promise<void> {
+    this.loadGeneration++;
+    this.gate.hold();
+    const { records, snapshotZxid, warnings } = await reloadLog(storage.log, storage.snapshots, this.node);
+    for (const w of warnings) this.logger.warn(w);
+    this.logger.info(`reloaded ${records} txn(s) after ${afterSnapshot(snapshotZxid)}; last zxid 0x${this.node.lastLoggedZxid().toString(16)}`);
+    this.gate.release();
+    this.pump();
   }
 
   /** Snapshot chunks that stop (and fail the snapshot) if the tree was replaced meanwhile. */

@@ -25,10 +25,27 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
   return runServer(config, logger);
 }
 
+export interface RunServerOptions {
+  /**
+   * Stops startup (a SIGTERM during a long log recovery): recovery ends at the next segment, what was
+   * opened is closed, and runServer rejects with the signal's reason. Nothing on disk is lost.
+   */
+  signal?: AbortSignal;
+}
+
 /** Starts the server a parsed config describes. */
-export async function runServer(config: ServerConfig, logger: Logger = createLogger(`server.${config.myid}`)): Promise<StartedServer> {
-  const server = await ClusterServer.start(config, logger);
+export async function runServer(
+  config: ServerConfig,
+  logger: Logger = createLogger(`server.${config.myid}`),
+  options: RunServerOptions = {},
+): Promise<StartedServer> {
+  const { signal } = options;
+  const server = await ClusterServer.start(config, logger, signal);
   // A cluster of one elects itself at once: hand it over serving, so callers can connect right away.
   if (config.servers.length <= 1) await server.serving();
+  if (signal?.aborted) {
+    await server.close();
+    signal.throwIfAborted();
+  }
   return server;
 }

@@ -1,13 +1,7 @@
-import type { Zxid } from '@zabkit/protocol';
-import { decodeTxn, encodeTxnForLog } from '../core/txn-codec.js';
+import { encodeTxnForLog } from '../core/txn-codec.js';
 import type { Txn } from '../core/txn.js';
 import type { StorageOp } from '../core/zab/api.js';
 import type { EpochStore, SnapshotStore, TxnLog } from '../storage/types.js';
-
-export interface Reloaded {
-  chunks: Uint8Array[] | null;
-  txns: Txn[];
-}
 
 /**
  * Runs the core's storage ops strictly in order, each durable before the
@@ -24,8 +18,8 @@ export class StorageExecutor {
     private readonly log: TxnLog,
     private readonly snapshots: SnapshotStore,
     private readonly epochs: EpochStore,
-    /** Called after a truncate op with the state reloaded from disk. */
-    private readonly onReload: (state: Reloaded) => void,
+    /** Called after a truncate op cut the log and snapshots: reloads the state from disk (see reloadLog). */
+    private readonly reload: () => Promise<void>,
   ) {}
 
   /** Txns appended so far (drives the snapshot cadence). */
@@ -85,7 +79,7 @@ export class StorageExecutor {
         await this.log.flush();
         await this.log.truncateAfter(op.zxid);
         await this.snapshots.removeNewerThan(op.zxid);
-        this.onReload(await this.load());
+        await this.reload();
         return;
       case 'installSnapshot': {
         await this.log.flush();
@@ -102,14 +96,6 @@ export class StorageExecutor {
         return;
       }
     }
-  }
-
-  /** Newest valid snapshot plus the log after it. */
-  async load(): Promise<Reloaded> {
-    const { snapshot } = await this.snapshots.loadLatest();
-    const from: Zxid = snapshot?.zxid ?? 0n;
-    const records = await this.log.readFrom(from);
-    return { chunks: snapshot?.chunks ?? null, txns: records.map((r) => decodeTxn(r.bytes)) };
   }
 }
 

@@ -206,14 +206,19 @@ export class FileTxnLog implements TxnLog {
     this.tailBytes = seg ? seg.size : -1;
   }
 
-  readFrom(after: Zxid): Promise<LogRecord[]> {
+  /**
+   * TxnLog.readFrom; with `onRecord` the records are not collected but streamed to it a segment at a
+   * time (only one segment's buffer is then in memory), and the result is empty. If it throws
+   * (corruption), the records before the corrupt one have been handed over already.
+   */
+  readFrom(after: Zxid, onRecord?: OnRecord): Promise<LogRecord[]> {
     return this.exclusive(async () => {
       this.assertUsable();
       const out: LogRecord[] = [];
       for (const seg of this.segments) {
         if (seg.lastZxid <= after) continue;
         const buf = await readPrefix(seg.path, seg.size);
-        const scan = scanSegment(buf, seg.path, seg.firstZxid, this.prevOf(seg), after);
+        const scan = scanSegment(buf, seg.path, seg.firstZxid, this.prevOf(seg), after, onRecord);
         if (scan.stop) throw this.corrupt(seg.path, scan.stop.offset, scan.stop.reason);
         for (const r of scan.records) out.push(r); // (a spread push overflows the stack at ~150k records)
       }

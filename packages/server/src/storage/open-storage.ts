@@ -10,6 +10,8 @@ export interface FileStorageOptions {
   dataLogDir?: string | undefined;
   /** Passed to FileTxnLog (default 64 MiB). */
   maxSegmentBytes?: number;
+  /** Passed to FileTxnLog (default PREALLOCATE_BYTES; 0 disables it). */
+  preallocateBytes?: number;
 }
 
 export interface FileStorage {
@@ -26,8 +28,6 @@ export interface FileStorage {
 export async function openFileStorage(options: FileStorageOptions): Promise<FileStorage> {
   const snapDir = join(options.dataDir, 'snap');
   const logDir = options.dataLogDir ?? join(options.dataDir, 'log');
-  const log = new FileTxnLog(
-    options.maxSegmentBytes === undefined ? { dir: logDir } : { dir: logDir, maxSegmentBytes: options.maxSegmentBytes },
-  );
+  const log = new FileTxnLog({ dir: logDir, maxSegmentBytes: options.maxSegmentBytes, preallocateBytes: options.preallocateBytes });
   return { log, snapshots: new FileSnapshotStore(snapDir), epochs: new FileEpochStore(snapDir), snapDir, logDir };
 }

@@ -78,6 +78,7 @@ describe('parseConfig', () => {
       maxSessionTimeout: 40000,
       maxClientCnxns: 60,
       snapCount: 100000,
+      preAllocSize: 4096,
       snapRetainCount: 3,
       purgeInterval: 0,
       maxDataBytes: 1048576,
@@ -109,6 +110,7 @@ describe('parseConfig', () => {
         'maxSessionTimeout=9000',
         'maxClientCnxns=0',
         'snapCount=500',
+        'preAllocSize=65536',
         'autopurge.snapRetainCount=5',
         'autopurge.purgeInterval=24',
         'jute.maxbuffer=4096',
@@ -118,7 +120,7 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({
       tickTime: 100, initLimit: 20, syncLimit: 2, dataDir: '/d', dataLogDir: '/l', clientPort: 12181,
       clientPortAddress: '0.0.0.0', minSessionTimeout: 300, maxSessionTimeout: 9000, maxClientCnxns: 0,
-      snapCount: 500, snapRetainCount: 5, purgeInterval: 24, maxDataBytes: 4096, containerCheckIntervalMs: 1000,
+      snapCount: 500, preAllocSize: 65536, snapRetainCount: 5, purgeInterval: 24, maxDataBytes: 4096, containerCheckIntervalMs: 1000,
     });
     expect(warnings).toEqual([]);
     expect(parseConfig('dataDir=/d\nmaxDataBytes=2048').config.maxDataBytes).toBe(2048);
@@ -147,6 +149,18 @@ describe('parseConfig', () => {
   it('says so when a ZooKeeper setting is not supported', () => {
     const { warnings } = parseConfig('dataDir=/d\nstandaloneEnabled=false\n');
     expect(warnings[0]).toMatch(/standaloneEnabled.*not support/);
+  });
+
+  it('preAllocSize: kilobytes, 0 turns preallocation off, a bad value is an error naming key and value', () => {
+    expect(parseConfig('dataDir=/d\npreAllocSize=0\n')).toEqual({ config: expect.objectContaining({ preAllocSize: 0 }), warnings: [] });
+    expect(parseConfig('dataDir=/d\npreAllocSize=16\n').config.preAllocSize).toBe(16);
+    for (const [value, why] of [['-1', /preAllocSize=-1: out of range, must be 0\.\./], ['64M', /preAllocSize must be an integer, got '64M'/], ['1.5', /got '1\.5'/]] as const) {
+      const e = configError(() => parseConfig(`dataDir=/d\npreAllocSize=${value}\n`));
+      expect(e.key).toBe('preAllocSize');
+      expect(e.message).toMatch(why);
+      expect(e.message).toContain('(line 2)');
+    }
+    expect(configError(() => configFromObject({ dataDir: '/d', preAllocSize: -4 })).message).toMatch(/preAllocSize=-4.*kilobytes/);
   });
 
   it('warns when a key is set twice and the last value wins', () => {

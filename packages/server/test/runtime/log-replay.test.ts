@@ -1,15 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ZabNode, encodeTxn, resolveCoreOptions, resolveZabOptions, type Txn } from '../../src/core/index.js';
-import { replayLog } from '../../src/runtime/log-replay.js';
-import { FileTxnLog } from '../../src/storage/index.js';
-
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+import { reloadLog, replayLog } from '../../src/runtime/log-replay.js';
+import { StorageExecutor } from '../../src/runtime/storage-executor.js';
+import { FileTxnLog, openFileStorage, type FileStorage } from '../../src/storage/index.js';
+import { tempDir } from './helpers.js';
 
 const EPOCHS = { acceptedEpoch: 1, currentEpoch: 1 };
 const SESSION = 0x100n;
@@ -38,14 +32,13 @@ function history(sets: number): Txn[] {
   return txns;
 }
 
-/** The txns, encoded as the runtime logs them, in a log of many small segments. */
-async function logOf(txns: readonly Txn[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zabkit-replay-'));
-  dirs.push(dir);
-  const log = new FileTxnLog({ dir, maxSegmentBytes: 2048 });
+/** The txns, encoded as the runtime logs them, `perFlush` at a time; by default in many small segments. */
+async function logOf(txns: readonly Txn[], { maxSegmentBytes = 2048, perFlush = 25 } = {}): Promise<string> {
+  const dir = await tempDir();
+  const log = new FileTxnLog({ dir, maxSegmentBytes });
   await log.open(0n);
-  for (let i = 0; i < txns.length; i += 25) {
-    log.append(txns.slice(i, i + 25).map((t) => ({ zxid: t.hdr.zxid, bytes: encodeTxn(t) })));
+  for (let i = 0; i < txns.length; i += perFlush) {
+    log.append(txns.slice(i, i + perFlush).map((t) => ({ zxid: t.hdr.zxid, bytes: encodeTxn(t) })));
     await log.flush();
   }
   await log.close();
@@ -127,4 +120,57 @@ describe('replayLog (restart: the txn log applied as it is read)', () => {
     expectSameNode(node, reference(null, txns), txns);
     expect(node.history.planSync(0n)).toEqual({ kind: 'diff', txns: expect.any(Array) });
   });
+});
+
+/** Writes a snapshot of the state after `txns` to the server's snapshot store. */
+async function snapshotAfter(storage: FileStorage, txns: readonly Txn[]): Promise<void> {
+  const writer = await storage.snapshots.begin(txns.at(-1)!.hdr.zxid);
+  for (const chunk of reference(null, txns).snapshotChunks()) await writer.write(chunk);
+  await writer.commit();
+}
+
+/**
+ * A follower told to TRUNC at txns[cut - 1]: the log holds `txns` (and `dir` snapshots after
+ * txns[snapAt - 1] and after txns[cut + 4], the second one above the cut), and the node holds every
+ * txn. The truncate op goes through StorageExecutor, reloading with reloadLog as ClusterServer does.
+ */
+async function truncated(dir: string, txns: readonly Txn[], cut: number, snapAt: number) {
+  const storage = await openFileStorage({ dataDir: dir, dataLogDir: dir });
+  await snapshotAfter(storage, txns.slice(0, snapAt));
+  await snapshotAfter(storage, txns.slice(0, cut + 5));
+  await storage.log.open(0n, () => {});
+  const node = newNode();
+  node.restore(null, txns, EPOCHS);
+  let reloaded: Awaited<ReturnType<typeof reloadLog>> | undefined;
+  const executor = new StorageExecutor(storage.log, storage.snapshots, storage.epochs, async () => {
+    reloaded = await reloadLog(storage.log, storage.snapshots, node);
+  });
+  await executor.submit([{ kind: 'truncate', zxid: txns[cut - 1]!.hdr.zxid }]);
+  return { node, reloaded: reloaded!, storage };
+}
+
+describe('reloadLog (TRUNC: the state rebuilt from the newest snapshot and the cut log, streamed)', () => {
+  it('across many segments: the node restore() would give the txns kept; the snapshot above the cut is gone', async () => {
+    const txns = history(300);
+    const dir = await logOf(txns);
+    const cut = 250;
+    const { node, reloaded, storage } = await truncated(dir, txns, cut, 100);
+    expect(reloaded).toEqual({ records: cut - 100, snapshotZxid: zx(100), warnings: [] });
+    expectSameNode(node, reference(null, txns.slice(0, cut)), txns.slice(0, cut));
+    expect(await storage.snapshots.list()).toEqual([zx(100)]);
+    await storage.log.close();
+  });
+
+  it('200k txns in one segment (collecting them with a spread push overflowed the stack at ~150k)', async () => {
+    const txns = history(200_000);
+    const dir = await logOf(txns, { maxSegmentBytes: 64 * 1024 * 1024, perFlush: 20_000 });
+    const cut = txns.length - 10;
+    const { node, reloaded, storage } = await truncated(dir, txns, cut, 5);
+    expect(reloaded.records).toBe(cut - 5);
+    const kept = txns.slice(0, cut);
+    expect(node.lastLoggedZxid()).toBe(zx(cut));
+    expect(stateOf(node).equals(stateOf(reference(null, kept)))).toBe(true);
+    expect(storage.log.lastZxid()).toBe(zx(cut));
+    await storage.log.close();
+  }, 60_000);
 });

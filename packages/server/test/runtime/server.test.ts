@@ -1,11 +1,10 @@
 // The standalone server end to end: real sockets, real files in a temp dir.
 // Bad frames, connection limits, snapshots with purge, log corruption at startup,
 // sessions across a restart and the status frame.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, readlink, rm, truncate, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import {
@@ -26,29 +25,19 @@ import { startServer, type StartServerOptions } from '../../src/runtime/start-se
 import type { StartedServer } from '../../src/runtime/cluster-server.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { recoverLog } from '../../src/storage/segment-recovery.js';
+import { afterTest, tempDir } from './helpers.js';
 
 // ---- harness ------------------------------------------------------------------
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zabkit-server-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 async function start(dataDir: string, opts: Partial<StartServerOptions> = {}): Promise<StartedServer> {
   const server = await startServer({ dataDir, clientPort: 0, clientPortAddress: '127.0.0.1', logger: false, ...opts });
-  cleanups.push(() => server.close());
+  afterTest(() => server.close());
   return server;
 }
 
 async function client(address: string, opts: ConnectOptions = {}): Promise<ZabClient> {
   const c = await connect(address, { retry: { retries: 2, minTimeout: 10, maxTimeout: 50 }, shuffle: false, ...opts });
-  cleanups.push(() => c.close({ timeoutMs: 200 }));
+  afterTest(() => c.close({ timeoutMs: 200 }));
   return c;
 }
 
@@ -83,7 +72,7 @@ class Raw {
         else this.queue.push(frame);
       }
     });
-    cleanups.push(async () => {
+    afterTest(async () => {
       this.ws.terminate();
     });
   }
@@ -424,7 +413,7 @@ describe('txn log damage at startup', () => {
     await writeFile(first, damaged);
 
     const failed = startServer({ dataDir: dir, clientPort: 0, clientPortAddress: '127.0.0.1', logger: false });
-    failed.then((s) => cleanups.push(() => s.close()), () => {});
+    failed.then((s) => afterTest(() => s.close()), () => {});
     await expect(failed).rejects.toMatchObject({ name: 'CorruptLogError', file: first });
     await expect(failed).rejects.toThrow(first);
     // refusing must not "repair" the log by cutting it
@@ -527,7 +516,7 @@ describe('startup failure', () => {
 
     for (let i = 0; i < 3; i++) {
       const attempt = startServer({ dataDir: dir, clientPort: busy.port, clientPortAddress: '127.0.0.1', logger: false });
-      attempt.then((s) => cleanups.push(() => s.close()), () => {});
+      attempt.then((s) => afterTest(() => s.close()), () => {});
       await expect(attempt).rejects.toMatchObject({ code: 'EADDRINUSE' });
     }
     expect(await openFilesUnder(dir)).toEqual([]);

@@ -38,7 +38,7 @@ async function bothWays(dir: string, after: bigint) {
 
 const plain = (records: readonly LogRecord[]) => records.map((r) => [r.zxid, Buffer.from(r.bytes).toString()]);
 
-describe('FileTxnLog.open streaming records (onRecord)', () => {
+describe('FileTxnLog.open and readFrom streaming records (onRecord)', () => {
   it('streams exactly the records open() collects, across segments, in zxid order', async () => {
     const dir = await seeded(600, 4096);
     expect((await segmentFiles(dir)).length).toBeGreaterThan(5);
@@ -71,6 +71,20 @@ describe('FileTxnLog.open streaming records (onRecord)', () => {
       [300n, 'again'],
     ]);
     await again.streamedLog.close();
+  });
+
+  it('readFrom(after, onRecord) streams exactly the records readFrom(after) collects, and returns none', async () => {
+    const dir = await seeded(600, 4096);
+    const log = new FileTxnLog({ dir });
+    await log.open(0n, () => {});
+    for (const after of [0n, 137n, 599n, 600n]) {
+      const streamed: LogRecord[] = [];
+      const rest = await log.readFrom(after, (zxid, bytes) => streamed.push({ zxid, bytes: Uint8Array.from(bytes) }));
+      expect(rest).toEqual([]);
+      expect(plain(streamed)).toEqual(plain(await log.readFrom(after)));
+      expect(streamed.length).toBe(600 - Number(after));
+    }
+    await log.close();
   });
 
   it('opens and reads a segment of 200k records (a spread push of them overflowed the stack)', async () => {

@@ -29,8 +29,8 @@ export type StorageOp =
   | { kind: 'append'; txns: Txn[] }
   /**
    * Drop every logged txn above `zxid` and every snapshot newer than it, then
-   * reload (newest snapshot + log) and call `reloaded()`; the node holds
-   * further input from the leader until then.
+   * reload (newest snapshot + log: `reload()`, `replay()` each txn, `reloaded()`);
+   * the node holds further input from the leader until then.
    */
   | { kind: 'truncate'; zxid: Zxid }
   /** Durably store this snapshot (from SNAP) and drop logged txns above its zxid. */
@@ -70,8 +70,16 @@ export interface ZabNodeApi {
   step(from: number, msg: PeerMessage, now: number): void;
   /** The link to `sid` broke; messages in flight on it are lost. */
   peerDisconnected(sid: number, now: number): void;
-  /** The runtime finished a `truncate` op and reloaded state from disk. */
-  reloaded(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[]): void;
+  /**
+   * After a `truncate` op: replaces all state with the newest snapshot on disk (null: none). The
+   * log's txns after it follow through `replay()`, one at a time as they are read, then `reloaded()`.
+   * No other input may reach the node in between: its state is half built.
+   */
+  reload(snapshotChunks: readonly Uint8Array[] | null): void;
+  /** Applies one txn read back from the log after `restore()` or `reload()`. */
+  replay(txn: Txn): void;
+  /** The reload after a `truncate` op is complete: the learner goes on with what it held. */
+  reloaded(): void;
   tick(now: number): void;
   connect(connId: number, frame: ConnectFrame, now: number, newPasswd: Uint8Array): void;
   request(connId: number, frame: RequestFrame, now: number): void;

@@ -124,26 +124,32 @@ export class ZabNode implements ZabNodeApi, NodeContext {
   // ---- inputs -----------------------------------------------------------------------------
 
   restore(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[], epochs: { acceptedEpoch: number; currentEpoch: number }): void {
-    this.load(snapshotChunks, txns);
+    this.loadSnapshot(snapshotChunks);
+    for (const txn of txns) this.replay(txn);
+    this.replayed();
     this.acceptedEpoch = epochs.acceptedEpoch;
     this.currentEpoch = epochs.currentEpoch;
   }
 
-  reloaded(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[]): void {
-    this.load(snapshotChunks, txns);
+  reload(snapshotChunks: readonly Uint8Array[] | null): void {
+    this.loadSnapshot(snapshotChunks);
+  }
+
+  reloaded(): void {
+    this.replayed();
     if (this.role_ instanceof Learner) this.role_.reloaded();
   }
 
-  private load(snapshotChunks: readonly Uint8Array[] | null, txns: readonly Txn[]): void {
+  /** Shared by restore() and reload(); called directly so that code wrapping reload() sees only TRUNC reloads. */
+  private loadSnapshot(snapshotChunks: readonly Uint8Array[] | null): void {
     this.replica.load(snapshotChunks);
     this.history.reset(this.replica.lastApplied);
-    for (const txn of txns) this.replay(txn);
-    this.replayed();
   }
 
   /**
-   * Applies one txn read back from the log after restore() / the snapshot (those the state already
-   * holds are skipped), so that a long log can be applied as it is read; call replayed() after the last.
+   * Applies one txn read back from the log after restore() / reload() (those the state already
+   * holds are skipped), so that a long log can be applied as it is read; call replayed() (reloaded()
+   * after a reload) after the last.
    */
   replay(txn: Txn): void {
     if (txn.hdr.zxid > this.replica.lastApplied) this.applyCommitted(txn);
