@@ -95,7 +95,8 @@ export class ClusterServer implements StartedServer {
       maxClientCnxns: config.maxClientCnxns,
       logger,
       onOpen: () => {},
-      onFrame: (connId, frame) => this.gate.run(() => this.onFrame(connId, frame)),
+      // (no closure per frame unless the gate is holding: this is the hot path)
+      onFrame: (connId, frame) => (this.gate.holding ? this.gate.run(() => this.onFrame(connId, frame)) : this.onFrame(connId, frame)),
       onClose: (connId) =>
         this.gate.run(() => {
           this.latency.forget(connId);
@@ -110,7 +111,7 @@ export class ClusterServer implements StartedServer {
             peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
             logger,
             maxFrameBytes: 1024 * 1024 * 1024,
-            onMessage: (from, msg) => this.gate.run(() => this.onPeerMessage(from, msg)),
+            onMessage: (from, msg) => (this.gate.holding ? this.gate.run(() => this.onPeerMessage(from, msg)) : this.onPeerMessage(from, msg)),
             onDisconnect: (peer) =>
               this.gate.run(() => {
                 if (this.closing) return;
