@@ -11,7 +11,7 @@ import {
   snapshotName,
   snapshotTrailer,
 } from './format.js';
-import { ensureDir, fsyncDir, isNotFound, writeAll } from './fs-util.js';
+import { ensureDir, fsyncDir, isNotFound, writevAll } from './fs-util.js';
 import type { LoadedSnapshot, SnapshotStore, SnapshotWriter } from './types.js';
 
 export interface FileSnapshotStoreOptions {
@@ -187,9 +187,16 @@ class FileSnapshotWriter implements SnapshotWriter {
     this.assertOpen();
     if (chunk.length >= 0xffff_ffff) throw new RangeError('snapshot chunk too large');
     this.push(encodeChunkHeader(chunk));
-    this.push(Buffer.from(chunk)); // a copy: the caller may reuse its buffer
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.chunks++;
-    if (this.bufferedBytes >= this.bufferBytes) await this.drain();
+    // A chunk that fills the buffer goes out now, as it is; a smaller one is copied, since the
+    // caller may reuse its buffer before the next drain.
+    if (this.bufferedBytes + chunk.length >= this.bufferBytes) {
+      this.push(view);
+      await this.drain();
+    } else {
+      this.push(Buffer.from(view));
+    }
   }
 
   async commit(): Promise<void> {
@@ -233,11 +240,12 @@ class FileSnapshotWriter implements SnapshotWriter {
   }
 
   private async drain(): Promise<void> {
-    const buf = Buffer.concat(this.buffered);
+    const bufs = this.buffered;
+    const length = this.bufferedBytes;
     this.buffered = [];
     this.bufferedBytes = 0;
-    await writeAll(this.fh, buf, this.position);
-    this.position += buf.length;
+    await writevAll(this.fh, bufs, this.position);
+    this.position += length;
   }
 
   private assertOpen(): void {

@@ -22,6 +22,13 @@ export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number
   }
 }
 
+/** Writes `bufs` back to back at `position` with one writev (no concatenated copy), finishing a short write. */
+export async function writevAll(fh: FileHandle, bufs: readonly Uint8Array[], position: number): Promise<void> {
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await fh.writev(bufs as Uint8Array[], position);
+  if (bytesWritten < total) await writeAll(fh, Buffer.concat(bufs).subarray(bytesWritten), position + bytesWritten);
+}
+
 /**
  * writeAll on the event loop thread: a write into the page cache takes microseconds, less than
  * the thread-pool round trip the async call costs (the fsync that follows stays async).
