@@ -105,7 +105,6 @@ function body(raw: unknown): TxnBody {
   }
 }
 
-/** Decodes a txn written by encodeTxn; throws TypeError on a malformed record. */
 /**
  * decodeTxn for a txn about to be logged: `bytes` (a view into the message it came in) is kept for
  * encodeTxnForLog, which lets go of it at once; no copy, since the log record copies it anyway.
@@ -116,6 +115,7 @@ export function decodeTxnForLog(bytes: Uint8Array): Txn {
   return txn;
 }
 
+/** Decodes a txn written by encodeTxn; throws TypeError on a malformed record. */
 export function decodeTxn(bytes: Uint8Array): Txn {
   // the common txn shapes without the generic decoder (the same result, faster: see txn-read.ts)
   const raw = (readTxn(bytes) ?? decode(bytes)) as { hdr?: Record<string, unknown>; body?: unknown } | null;
