@@ -28,6 +28,6 @@ try {
 const env = { ...process.env };
 for (const [flag, name] of Object.entries(spec.env)) if (values[flag] !== undefined) env[name] = values[flag];
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env }).status ?? 1;
-const build = run('npx', ['tsc', '-b']);
+const build = run('npx', ['tsc', '-b']) || run('node', ['scripts/bundle-server.mjs']);
 if (build !== 0) process.exit(build);
 process.exit(run('npx', ['vitest', 'run', spec.dir]));

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-import { VERSION } from '@zabkit/server';
+import { loadServerCommand } from './bundled-server.js';
 
-const USAGE = `zabkit ${VERSION} — a ZooKeeper-style coordination service
+// (VERSION is loaded only where it is printed: a server process loads the server from its bundle)
+const version = async (): Promise<string> => (await import('@zabkit/server')).VERSION;
+
+const usage = async (): Promise<string> => `zabkit ${await version()} — a ZooKeeper-style coordination service
 
 usage:
   zabkit server --config FILE [--myid N]     run one server from a zoo.cfg file
@@ -18,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     // Each command loads only its own modules: a server process never loads the shell, the client or the demo.
     case 'server':
-      return (await import('./commands/server.js')).runServerCommand(rest);
+      return (await loadServerCommand()).runServerCommand(rest);
     case 'dev':
       return (await import('./commands/dev.js')).runDev(rest);
     case 'shell':
@@ -27,16 +30,16 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/status.js')).runStatus(rest);
     case '--version':
     case '-v':
-      console.log(VERSION);
+      console.log(await version());
       return 0;
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      console.log(USAGE);
+      console.log(await usage());
       return command === undefined ? 1 : 0;
     default:
-      console.error(`zabkit: unknown command '${command}'\n\n${USAGE}`);
+      console.error(`zabkit: unknown command '${command}'\n\n${await usage()}`);
       return 2;
   }
 }
