@@ -30,6 +30,7 @@ describe('runDemo on a 3-node cluster', () => {
     expect(out).toMatch(/hello instance hello-1 is gone/);
     expect(out).toMatch(/took ada@example.com, bob@example.com, cy@example.com; queue size now 0/);
     expect(lines.at(-1)).toMatch(/demo done/);
+    await admin.sync('/'); // the demo cleaned up through its own session
     expect(await admin.getChildren('/')).toEqual(before);
     expect(await admin.getEphemerals('/')).toEqual([]);
   });

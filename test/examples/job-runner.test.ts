@@ -68,6 +68,7 @@ describe('examples/job-runner on a 3-node cluster', () => {
     expect(new Set(tokens).size).toBe(6);
     // the store holds the write of the last holder: the largest token
     const max = tokens.reduce((x, y) => (y > x ? y : x));
+    await a.client.sync(`${root}/results`); // the last write may have been b's, through another server
     const stored = (await (await fetch(`${a.url}/jobs/report`)).json()) as { token: string };
     expect(BigInt(stored.token)).toBe(max);
   });
@@ -99,6 +100,7 @@ describe('examples/job-runner on a 3-node cluster', () => {
     const reply = post(`${a.url}/jobs/migrate`);
     await sink.next(/runner-a: holds the lock of migrate/);
     // what an expired session does to the lock: its node is gone
+    await admin.sync(`${root}/locks/migrate`); // admin connected before runner-a took the lock
     const [node] = await admin.getChildren(`${root}/locks/migrate`);
     await admin.delete(`${root}/locks/migrate/${node}`);
     const { status, body } = await reply;

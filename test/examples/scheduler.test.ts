@@ -62,6 +62,8 @@ describe('examples/scheduler on a 3-node cluster', () => {
     const next = await leaderOf(rest);
     await nextTicks;
 
+    // leaderId is each scheduler's own read of the latch directory: the old leader's node went through another server
+    await Promise.all(rest.map((s) => s.client.sync(latchPath)));
     const after = await Promise.all(rest.map(status));
     expect(after.filter((s) => s.leader).map((s) => s.id)).toEqual([next.id]);
     const newTerm = BigInt(after.find((s) => s.leader)!.term!);

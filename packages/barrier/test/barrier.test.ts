@@ -78,6 +78,7 @@ describe('DoubleBarrier', () => {
       const parts = clients.map((c, i) => new DoubleBarrier(c, path, 5, { id: `p${i}` }));
       const enters = parts.slice(0, 4).map((p) => track(p.enter({ timeoutMs: 20_000 })));
       await expectBlocked(enters, 400);
+      await waitForChildren(path, 4); // the four joined through other sessions: wait until zk sees them
       expect((await zk.getChildren(path)).sort()).toEqual(['p0', 'p1', 'p2', 'p3']);
       enters.push(track(parts[4]!.enter({ timeoutMs: 20_000 })));
       await Promise.all(enters.map((e) => e.promise));
@@ -86,6 +87,7 @@ describe('DoubleBarrier', () => {
       await expectBlocked(leaves, 400);
       leaves.push(track(parts[4]!.leave({ timeoutMs: 20_000 })));
       await Promise.all(leaves.map((l) => l.promise));
+      await zk.sync(path);
       expect(await zk.getChildren(path)).toEqual([]); // the last one out removed `ready`
     }
   });
@@ -126,6 +128,7 @@ describe('DoubleBarrier', () => {
       await reconnected;
       await Promise.all([...leaves, leave5].map((l) => l.promise));
       expect(flaky.state).toBe('connected');
+      await zk.sync(path);
       expect(await zk.getChildren(path)).toEqual([]);
     } finally {
       await flaky.close().catch(() => {});
@@ -185,6 +188,7 @@ describe('DoubleBarrier', () => {
     await Promise.all([me.enter({ timeoutMs: 10_000 }), you.enter({ timeoutMs: 10_000 })]);
     await Promise.all([me.leave({ timeoutMs: 10_000 }), you.leave({ timeoutMs: 10_000 })]);
     expect(lost).toEqual(['create', 'multi']); // 'me' is the lowest: the last one out
+    await zk.sync(path);
     expect(await zk.getChildren(path)).toEqual([]);
   });
 
@@ -215,6 +219,7 @@ describe('README', () => {
     process.env.ZABKIT_SERVERS = tc.connectString;
     const ex = await import('./readme-example.js');
     expect([...ex.log].sort()).toEqual(['w1 working', 'w2 working', 'w3 working']);
+    await zk.sync('/barriers'); // the example used its own session
     expect(await zk.exists('/barriers/deploy')).toBeNull();
     expect(await zk.getChildren('/barriers/step-1')).toEqual([]);
   });

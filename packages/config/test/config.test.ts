@@ -59,6 +59,7 @@ describe('ConfigWatcher', () => {
 
   it('sees the final value after 100 rapid publishes; every value it sees was published, in version order', async () => {
     await publish(b, '/cfg/rapid', { n: -1 });
+    await a.sync('/cfg/rapid'); // published through b: a's server may not have it yet
     await using w = new ConfigWatcher<{ n: number }>(a, '/cfg/rapid');
     await w.start();
     const seen: { n: number; version: number }[] = [];
@@ -102,6 +103,7 @@ describe('ConfigWatcher', () => {
     expect((await b.getString('/cfg/cas')).data).toBe('2');
 
     // read-modify-write through the watcher's version
+    await a.sync('/cfg/cas');
     await using w = new ConfigWatcher<number>(a, '/cfg/cas');
     await w.start();
     await p.publish(w.get()! + 40, { expectedVersion: w.version });
@@ -115,6 +117,7 @@ describe('ConfigWatcher', () => {
       return { port };
     };
     await publish(b, '/cfg/valid', { port: 8080 });
+    await a.sync('/cfg/valid');
     await using w = new ConfigWatcher(a, '/cfg/valid', { validate });
     expect(await w.start()).toEqual({ port: 8080 });
     const changes: unknown[] = [];
@@ -144,6 +147,7 @@ describe('ConfigWatcher', () => {
   it('takes a pluggable codec', async () => {
     await publish(b, '/cfg/plain', 'hello', { codec: stringCodec });
     expect((await b.getString('/cfg/plain')).data).toBe('hello');
+    await a.sync('/cfg/plain');
     await using w = new ConfigWatcher<string>(a, '/cfg/plain', { codec: stringCodec });
     const iter = w.values(); // made before start: begins with the loaded value
     expect(await w.start()).toBe('hello');
@@ -173,6 +177,7 @@ describe('ConfigWatcher', () => {
     try {
       expect(wc.serverAddress).toBe(tc.cluster.address(follower));
       await publish(pc, '/cfg/failover', { v: 1 });
+      await wc.sync('/cfg/failover'); // published on the leader, read on a follower
       await using w = new ConfigWatcher<{ v: number }>(wc, '/cfg/failover');
       expect(await w.start()).toEqual({ v: 1 });
 
@@ -199,6 +204,7 @@ describe('ConfigWatcher after session expiry', () => {
     const fresh = await tc.client();
     try {
       await publish(b, '/cfg/expiry', 'v1', { codec: stringCodec });
+      await pc.sync('/cfg/expiry');
       const w = new ConfigWatcher<string>(pc, '/cfg/expiry', { codec: stringCodec });
       expect(await w.start()).toBe('v1');
       const iterated: (string | undefined)[] = [];
@@ -206,6 +212,7 @@ describe('ConfigWatcher after session expiry', () => {
         for await (const v of w) iterated.push(v);
       })();
       const marker = await pc.create('/cfg/expiry-marker', null, { mode: 'ephemeral' });
+      await b.sync(marker); // else b may not have seen the marker yet and find it "deleted" at once
 
       proxy.cut();
       await waitForDeletion(b, marker, { timeoutMs: 15_000 }); // the ensemble expired pc's session
@@ -218,6 +225,7 @@ describe('ConfigWatcher after session expiry', () => {
       expect(iterated).toEqual(['v1']);
       expect(w.get()).toBe('v1'); // last known value stays readable
 
+      await fresh.sync('/cfg/expiry'); // fresh connected before v2 was published
       await w.rebind(fresh);
       expect(w.get()).toBe('v2');
       await publish(b, '/cfg/expiry', 'v3', { codec: stringCodec });
@@ -264,6 +272,7 @@ describe('ConfigDirectoryWatcher', () => {
 
     // a second watcher starting on the populated directory loads every key
     await publish(b, '/cfg/dir/limits/batch', { limit: 5 });
+    await a.sync('/cfg/dir/limits');
     await using again = new ConfigDirectoryWatcher(a, '/cfg/dir/limits', { validate });
     expect(await again.start()).toEqual(new Map([['web', { limit: 21 }], ['batch', { limit: 5 }]]));
   });

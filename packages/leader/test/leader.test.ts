@@ -181,7 +181,8 @@ describe('LeaderLatch', () => {
     const leader = latches.find((l) => l.currentTerm === first)!;
     await eventually(() => ticks.length >= 3);
     await leader.close({ handOn: true, timeoutMs: 10_000 });
-    const successor = latches.find((l) => l.hasLeadership)!;
+    // handOn saw the successor's term write on the closer's server; the successor learns it from its own server's reply
+    const successor = await Promise.any(latches.filter((l) => l !== leader).map(async (l) => (await l.waitForLeadership({ timeoutMs: 10_000 }), l)));
     const before = ticks.length;
     await eventually(() => ticks.length >= before + 3);
     expect(new Set(ticks.slice(0, before).map((t) => t.id))).toEqual(new Set([leader.options.id]));

@@ -133,6 +133,7 @@ describe('FifoQueue', () => {
       }
     }
     expect(received.filter((r) => r.length > 0).length).toBeGreaterThan(1);
+    await zk.sync(path); // the takes were made by other sessions, maybe through other servers
     expect(await zk.getChildren(path)).toEqual([]);
   });
 
@@ -182,6 +183,7 @@ describe('FifoQueue', () => {
     expect(await q.take({ timeoutMs: 5_000 })).toBe('x');
     expect(lost).toEqual(['claim', 'remove']);
     expect(await q.take({ timeoutMs: 5_000 })).toBe('y');
+    await zk.sync(path);
     expect(await zk.getChildren(path)).toEqual([]);
   });
 
@@ -197,6 +199,7 @@ describe('FifoQueue', () => {
       expect(lease.value).toBe('a');
       expect(lease.state).toBe('held');
       expect(await q.size()).toBe(2); // not done until acked
+      await other.sync(path); // the puts and the lease were made through zk
       expect(await q2.peek()).toBe('b');
       {
         await using lb = await q2.take({ lease: true, timeoutMs: 5_000 });
@@ -205,8 +208,10 @@ describe('FifoQueue', () => {
       } // disposed without ack: released
       await lease.release();
       expect(lease.state).toBe('released');
+      await other.sync(path); // else other's server may still show 'a' leased, and take would skip it for 'b'
       expect(await q2.take({ timeoutMs: 5_000 })).toBe('a');
       expect(await q2.take({ timeoutMs: 5_000 })).toBe('b');
+      await zk.sync(path);
       expect(await zk.getChildren(path)).toEqual([]);
 
       // closing a queue handle gives its unacked leases back and tells their holders
@@ -271,6 +276,7 @@ describe('FifoQueue', () => {
     expect(ex.first).toEqual({ to: 'ada@example.com', subject: 'welcome' });
     expect(ex.lease.value).toEqual({ to: 'bob@example.com', subject: 'welcome' });
     expect(ex.lease.state).toBe('acked');
+    await zk.sync('/queues/mail'); // the example used its own session
     expect(await zk.getChildren('/queues/mail')).toEqual([]);
   });
 
@@ -291,6 +297,7 @@ describe('FifoQueue', () => {
     expect(await waiting).toBe('b'); // the watch was re-registered on the new server
     expect(await new FifoQueue<string>(other, path).tryTake()).toBeUndefined(); // 'a' is still leased
     await lease.ack();
+    await zk.sync(path);
     expect(await zk.getChildren(path)).toEqual([]);
     await tc.cluster.startNode(victim);
   });

@@ -125,6 +125,7 @@ describe('ServiceRegistry', () => {
     const reg = await registry.register({ name: 'api', id: 'lost-1', address: 'h', port: 1 });
     expect(lost).toBe(1);
     expect(reg.instance?.id).toBe('lost-1');
+    await watcher.sync('/svc/lost');
     expect((await watcher.exists('/svc/lost/api/lost-1'))?.ephemeralOwner).toBe(c.sessionId);
     expect((await discoverSynced('/svc/lost', 'api')).map((i) => i.id)).toEqual(['lost-1']);
     await registry.close();
@@ -135,6 +136,7 @@ describe('ServiceRegistry', () => {
     const { client, proxy } = await proxied({ sessionTimeoutMs: 2_000 });
     const registry = new ServiceRegistry(client, { basePath: '/svc/kill' });
     await registry.register({ name: 'worker', id: 'w1', address: 'h', port: 1 });
+    await watcher.sync('/svc/kill'); // the cache's first read must see the registration made through node 1
     await using cache = new ServiceCache(watcher, { basePath: '/svc/kill', name: 'worker' });
     expect((await cache.start()).map((i) => i.id)).toEqual(['w1']);
 
@@ -158,6 +160,7 @@ describe('ServiceRegistry', () => {
     });
     const reg = await registry.register({ name: 'api', id: 'e1', address: 'h', port: 1, metadata: { v: 1 } });
     await reg.update({ metadata: { v: 2 } });
+    await watcher.sync('/svc/expiry');
     await using cache = new ServiceCache<{ v: number }>(watcher, { basePath: '/svc/expiry', name: 'api' });
     expect((await cache.start())[0]?.metadata).toEqual({ v: 2 });
 
@@ -194,6 +197,7 @@ describe('ServiceRegistry', () => {
     const registry = new ServiceRegistry(client, { basePath: '/svc/rebind' });
     await registry.register({ name: 'api', id: 'r1', address: 'h', port: 1 });
     const marker = await client.create('/svc/rebind-marker', null, { mode: 'ephemeral' });
+    await watcher.sync(marker); // else a watcher that has not seen the marker yet finds it "deleted" at once
     proxy.cut();
     await waitForDeletion(watcher, marker, { timeoutMs: 15_000 }); // the ensemble expired the session
     const expired = nextEvent(registry, 'expired');
@@ -211,6 +215,8 @@ describe('ServiceRegistry', () => {
     const registry = new ServiceRegistry(client, { basePath: '/svc/reconnect' });
     await registry.register({ name: 'api', id: 'k1', address: 'h', port: 1 });
     await watcher.delete('/svc/reconnect/api/k1'); // e.g. an operator's mistake
+    // The registry re-checks with a plain read on reconnect (no sync): let node 1 apply the delete first.
+    await client.sync('/svc/reconnect/api');
     const suspended = nextEvent(client, 'suspended');
     const reregistered = nextEvent(registry, 'reregistered');
     proxy.cut();
@@ -219,6 +225,7 @@ describe('ServiceRegistry', () => {
     const [instance, reason] = await reregistered;
     expect(reason).toBe('reconnected');
     expect(instance.id).toBe('k1');
+    await watcher.sync('/svc/reconnect/api');
     expect((await watcher.exists('/svc/reconnect/api/k1'))?.ephemeralOwner).toBe(client.sessionId);
     await registry.close();
   });
