@@ -108,13 +108,18 @@ export async function runDemo(connectString: string, print: (line: string) => vo
     }
     const taken: string[] = [];
     for (let i = 0; i < 3; i++) taken.push((await consumer.take({ timeoutMs: 5_000 })).email);
+    await admin.sync(`${root}/queue`); // the takes went through the worker's server
     print(`   took ${taken.join(', ')}; queue size now ${await producer.size()}`);
     await producer.close();
     await consumer.close();
     await stop(worker);
   } finally {
     for (const handle of open.reverse()) await handle.close().catch(() => {});
-    await deleteTree(admin, root).catch(() => {});
+    // (a sync first: the demo's other sessions wrote through other servers)
+    await admin
+      .sync(root)
+      .then(() => deleteTree(admin, root))
+      .catch(() => {});
     await admin.close().catch(() => {});
   }
   print(`cleaned up: ${root} deleted, every session and HTTP server closed. demo done.`);
@@ -141,6 +146,7 @@ async function post(url: string): Promise<string> {
   return res.text();
 }
 
+/** Deletes `path` and everything under it, as this client's server sees it (sync first to see all). */
 async function deleteTree(client: ZabClient, path: string): Promise<void> {
   for (const child of await client.getChildren(path)) await deleteTree(client, `${path}/${child}`);
   await client.delete(path);

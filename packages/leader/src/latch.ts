@@ -144,7 +144,9 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   /**
    * Leaves the election: ends the term (`notLeader` if leading), deletes the
    * latch node (the next participant takes over) and, with `handOn`, waits
-   * until that participant has opened its term. Idempotent.
+   * until that participant's term is committed. The successor's own latch
+   * reports it (`isLeader`, `waitForLeadership`) once its server has applied
+   * that write, which may be a moment later. Idempotent.
    */
   async close(opts: CloseOptions = {}): Promise<void> {
     const wasStarted = this.phase === 'started';

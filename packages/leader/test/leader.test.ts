@@ -142,6 +142,8 @@ describe('LeaderLatch', () => {
     expect(latch.currentTerm).toBe(t0);
     expect(second.hasLeadership).toBe(false);
     await latch.close({ handOn: true, timeoutMs: 10_000 });
+    // handOn saw the successor's term committed; its own latch learns it when its server applies it
+    await second.waitForLeadership({ timeoutMs: 10_000 });
     expect(second.hasLeadership).toBe(true);
     await second.close({ handOn: true }); // nobody left to hand on to: resolves at once
     expect(m.violations).toEqual([]);

@@ -150,10 +150,17 @@ export class FifoQueue<T = unknown> {
     const scope = new CallScope(this.client, 'take', options, this.closed.signal);
     try {
       await this.ensureDir({ signal: scope.signal });
+      let synced = false;
       for (;;) {
         const changed = trigger();
         let children: string[];
         try {
+          // Once per take: a release acknowledged through another server must be visible here, or
+          // the released item (which goes back first in line) would be passed over for a later one.
+          if (!synced) {
+            await this.client.sync(this.path, { signal: scope.signal });
+            synced = true;
+          }
           const opts: { signal: AbortSignal; watch?: () => void } = { signal: scope.signal };
           if (block) opts.watch = changed.fire;
           children = await this.client.getChildren(this.path, opts);

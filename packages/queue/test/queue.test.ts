@@ -208,7 +208,7 @@ describe('FifoQueue', () => {
       } // disposed without ack: released
       await lease.release();
       expect(lease.state).toBe('released');
-      await other.sync(path); // else other's server may still show 'a' leased, and take would skip it for 'b'
+      // take syncs first, so the release made through zk's server is seen and 'a' comes before 'b'
       expect(await q2.take({ timeoutMs: 5_000 })).toBe('a');
       expect(await q2.take({ timeoutMs: 5_000 })).toBe('b');
       await zk.sync(path);

@@ -280,6 +280,9 @@ export class ServiceRegistry<M extends Metadata = Metadata> extends EventEmitter
       const mode = entry.permanent ? 'persistent' : 'ephemeral';
       let existing: { data: Uint8Array | null; stat: { version: number; ephemeralOwner: bigint } } | undefined;
       try {
+        // A sync first: after a reconnect this server may not yet have applied a delete of our node
+        // made through another one, and a stale look would leave the instance unregistered.
+        await client.sync(entry.path, call);
         existing = await client.getData(entry.path, call);
       } catch (err) {
         if (!hasCode(err, 'NoNode')) throw err;

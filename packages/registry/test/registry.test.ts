@@ -214,9 +214,7 @@ describe('ServiceRegistry', () => {
     const { client, proxy } = await proxied({ sessionTimeoutMs: 6_000 });
     const registry = new ServiceRegistry(client, { basePath: '/svc/reconnect' });
     await registry.register({ name: 'api', id: 'k1', address: 'h', port: 1 });
-    await watcher.delete('/svc/reconnect/api/k1'); // e.g. an operator's mistake
-    // The registry re-checks with a plain read on reconnect (no sync): let node 1 apply the delete first.
-    await client.sync('/svc/reconnect/api');
+    await watcher.delete('/svc/reconnect/api/k1'); // e.g. an operator's mistake, through another server
     const suspended = nextEvent(client, 'suspended');
     const reregistered = nextEvent(registry, 'reregistered');
     proxy.cut();
