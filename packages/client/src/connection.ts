@@ -4,7 +4,7 @@ import {
   FrameError,
   decodeFrames,
   encodeFrame,
-  packArray,
+  FrameBatch,
   type ClientFrame,
   type ConnectFrame,
   type ConnectedFrame,
@@ -47,8 +47,9 @@ export class Connection {
   private closed = false;
   /** The server accepts arrays of frames: requests made in one turn go out as one ws message. */
   private arrays = false;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly batch = new FrameBatch(REQUEST_BATCH_MAX_BYTES, (message) => {
+    if (!this.closed && this.ws.readyState === WebSocket.OPEN) this.ws.send(message);
+  });
   private flushScheduled = false;
 
   private constructor(
@@ -145,15 +146,11 @@ export class Connection {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return false;
     try {
       const bytes = encodeFrame(frame);
-      if (!this.arrays || bytes.byteLength >= REQUEST_BATCH_MAX_BYTES) {
-        this.flush();
+      if (!this.arrays) {
         this.ws.send(bytes);
         return true;
       }
-      if (this.pendingBytes + bytes.byteLength > REQUEST_BATCH_MAX_BYTES) this.flush();
-      this.pending.push(bytes);
-      this.pendingBytes += bytes.byteLength;
-      if (!this.flushScheduled) {
+      if (this.batch.add(bytes) && !this.flushScheduled) {
         this.flushScheduled = true;
         // After this turn's I/O callbacks: every request their continuations make shares one write.
         setImmediate(() => {
@@ -169,19 +166,9 @@ export class Connection {
     }
   }
 
-  /** Writes the frames batched so far, in order, as one ws message (a lone frame as itself). */
-  private flush(): void {
-    const frames = this.pending;
-    if (frames.length === 0) return;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(frames.length === 1 ? frames[0]! : packArray(frames));
-  }
-
   private flushSafely(): void {
     try {
-      this.flush();
+      this.batch.flush();
     } catch (cause) {
       this.lost(`send failed: ${(cause as Error).message}`);
     }

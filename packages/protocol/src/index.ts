@@ -7,3 +7,4 @@ export * from './codec.js';
 export * from './validate.js';
 export * from './crc32c.js';
 export * from './peer.js';
+export * from './frame-batch.js';

@@ -1,7 +1,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, decodeFrames, encodeFrame, FrameError, FrameKind, packArray, type ClientFrame, type ServerFrame } from '@zabkit/protocol';
+import { decodeFrame, decodeFrames, encodeFrame, FrameBatch, FrameError, FrameKind, type ClientFrame, type ServerFrame } from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
 
 export interface ClientListenerOptions {
@@ -23,9 +23,8 @@ interface Conn {
   remote: string;
   /** The client's connect frame said it accepts arrays of frames (`frameArrays: true`). */
   arrays: boolean;
-  /** Encoded frames not yet written (only when `arrays`); flushed together at the end of this turn. */
-  pending: Uint8Array[];
-  pendingBytes: number;
+  /** Encoded frames not yet written (only when `arrays`); flushed together after this turn's poll phase. */
+  batch: FrameBatch;
 }
 
 /** Frames to one connection within one turn go out as one ws message (a msgpack array) of at most this many bytes. */
@@ -80,13 +79,7 @@ export class ClientListener {
       conn.ws.send(bytes, { binary: true });
       return;
     }
-    if (conn.pending.length > 0 && conn.pendingBytes + bytes.byteLength > REPLY_BATCH_MAX_BYTES) this.flushConn(conn);
-    if (bytes.byteLength >= REPLY_BATCH_MAX_BYTES) {
-      conn.ws.send(bytes, { binary: true });
-      return;
-    }
-    conn.pending.push(bytes);
-    conn.pendingBytes += bytes.byteLength;
+    if (!conn.batch.add(bytes)) return;
     this.dirty.add(conn);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -97,18 +90,8 @@ export class ClientListener {
 
   private flushAll(): void {
     this.flushScheduled = false;
-    for (const conn of this.dirty) this.flushConn(conn);
+    for (const conn of this.dirty) conn.batch.flush();
     this.dirty.clear();
-  }
-
-  /** Writes a connection's pending frames, in order, as one ws message (a lone frame as itself). */
-  private flushConn(conn: Conn): void {
-    const frames = conn.pending;
-    if (frames.length === 0) return;
-    conn.pending = [];
-    conn.pendingBytes = 0;
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
-    conn.ws.send(frames.length === 1 ? frames[0]! : packArray(frames), { binary: true });
   }
 
   /** Closes after frames already queued on the socket are flushed. */
@@ -116,7 +99,7 @@ export class ClientListener {
     const conn = this.conns.get(connId);
     if (!conn) return;
     this.opts.logger.debug(`closing connection ${connId} (${conn.remote}): ${reason}`);
-    this.flushConn(conn);
+    conn.batch.flush();
     conn.ws.close(code, reason.slice(0, 120));
   }
 
@@ -139,7 +122,10 @@ export class ClientListener {
     }
     this.perRemote.set(addr, count + 1);
     const connId = this.nextConnId++;
-    const conn: Conn = { ws, remote, arrays: false, pending: [], pendingBytes: 0 };
+    const batch = new FrameBatch(REPLY_BATCH_MAX_BYTES, (message) => {
+      if (ws.readyState === ws.OPEN) ws.send(message, { binary: true });
+    });
+    const conn: Conn = { ws, remote, arrays: false, batch };
     this.conns.set(connId, conn);
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
