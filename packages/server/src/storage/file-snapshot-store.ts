@@ -91,8 +91,9 @@ export class FileSnapshotStore implements SnapshotStore {
     for (; i < zxids.length && kept < retain; i++) {
       const zxid = zxids[i]!;
       const path = join(this.dir, snapshotName(zxid));
-      if ((await this.stillVerified(path)) || typeof (await this.validate(path, zxid, false)) !== 'string') {
-        await this.markVerified(path);
+      const trusted = await this.stillVerified(path);
+      if (trusted || typeof (await this.validate(path, zxid, false)) !== 'string') {
+        if (!trusted) await this.markVerified(path);
         kept++;
         oldest = zxid;
       }
@@ -100,9 +101,7 @@ export class FileSnapshotStore implements SnapshotStore {
     let changed = false;
     if (oldest !== null) {
       for (const zxid of zxids.slice(i)) {
-        const path = join(this.dir, snapshotName(zxid));
-        this.verified.delete(path);
-        await unlink(path);
+        await this.remove(zxid);
         changed = true;
       }
     }
@@ -121,13 +120,17 @@ export class FileSnapshotStore implements SnapshotStore {
     let removed = 0;
     for (const z of await this.list()) {
       if (z <= zxid) continue;
-      const path = join(this.dir, snapshotName(z));
-      this.verified.delete(path);
-      await unlink(path);
+      await this.remove(z);
       removed++;
     }
     if (removed > 0) await fsyncDir(this.dir);
     return removed;
+  }
+
+  private async remove(zxid: Zxid): Promise<void> {
+    const path = join(this.dir, snapshotName(zxid));
+    this.verified.delete(path);
+    await unlink(path);
   }
 
   private async markVerified(path: string): Promise<void> {

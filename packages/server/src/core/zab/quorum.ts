@@ -15,7 +15,7 @@ export class Quorum {
   /** True when the voters among `ids` form a majority. */
   containsQuorum(ids: Iterable<number>): boolean {
     let n = 0;
-    for (const id of ids instanceof Set ? ids : new Set(ids)) if (this.voters.has(id)) n++;
+    for (const id of new Set(ids)) if (this.voters.has(id)) n++;
     return n >= this.size;
   }
 

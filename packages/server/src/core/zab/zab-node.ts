@@ -79,14 +79,11 @@ export class ZabNode implements ZabNodeApi, NodeContext {
 
   ackAfterStorage(to: number, zxid: Zxid): void {
     const after = this.ready.sendAfterStorage;
-    const last = after[after.length - 1];
-    if (last !== undefined && last === this.lastAck && last.to === to) {
-      this.lastAck = { to, msg: { k: PeerKind.ack, zxid } };
-      after[after.length - 1] = this.lastAck;
-      return;
-    }
-    this.lastAck = { to, msg: { k: PeerKind.ack, zxid } };
-    after.push(this.lastAck);
+    const ack: PeerEnvelope = { to, msg: { k: PeerKind.ack, zxid } };
+    const i = after.length - 1;
+    if (i >= 0 && after[i] === this.lastAck && after[i]!.to === to) after[i] = ack;
+    else after.push(ack);
+    this.lastAck = ack;
   }
 
   storage(op: StorageOp): void {
