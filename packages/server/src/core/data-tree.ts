@@ -5,7 +5,14 @@ import type { NodeKind, Txn, TxnBody } from './txn.js';
 /** One znode: data, Stat fields, child names, and the per-parent sequence counter. */
 export interface ZNode {
   path: string;
-  data: Data;
+  /**
+   * The data: `dataLen` bytes at `dataOff` in `dataBuf` (usually a slab shared with other values, see
+   * bytes.ts), or null for no data. A Uint8Array view per znode would cost ~96 bytes, a fifth of a
+   * small znode; dataOf makes one when a read needs it.
+   */
+  dataBuf: ArrayBufferLike | null;
+  dataOff: number;
+  dataLen: number;
   czxid: Zxid;
   mzxid: Zxid;
   pzxid: Zxid;
@@ -49,9 +56,55 @@ export function statOf(n: ZNode): Stat {
     cversion: n.cversion,
     aversion: n.aversion,
     ephemeralOwner: n.ephemeralOwner,
-    dataLength: n.data?.byteLength ?? 0,
+    dataLength: n.dataLen,
     numChildren: n.children.size,
   };
+}
+
+/** The node's data as bytes (a new view on each call; null for no data). */
+export function dataOf(n: ZNode): Data {
+  return n.dataBuf === null ? null : new Uint8Array(n.dataBuf, n.dataOff, n.dataLen);
+}
+
+function setDataOf(n: ZNode, data: Data): void {
+  if (data === null) {
+    n.dataBuf = null;
+    n.dataOff = 0;
+    n.dataLen = 0;
+  } else {
+    n.dataBuf = data.buffer;
+    n.dataOff = data.byteOffset;
+    n.dataLen = data.byteLength;
+  }
+}
+
+/** The fields of a node other than its data and children, as a snapshot row or a create txn gives them. */
+export type NodeFields = Omit<ZNode, 'dataBuf' | 'dataOff' | 'dataLen' | 'children' | 'ttlMs'>;
+
+/** A node without children. Every node is made here, so all share one shape (one hidden class). */
+export function makeNode(f: NodeFields, data: Data, ttlMs?: number): ZNode {
+  const n: ZNode = {
+    path: f.path,
+    dataBuf: null,
+    dataOff: 0,
+    dataLen: 0,
+    czxid: f.czxid,
+    mzxid: f.mzxid,
+    pzxid: f.pzxid,
+    ctime: f.ctime,
+    mtime: f.mtime,
+    version: f.version,
+    cversion: f.cversion,
+    aversion: f.aversion,
+    // a decoded 0n is a fresh 16-byte object per txn; the literal is shared
+    ephemeralOwner: f.ephemeralOwner === 0n ? 0n : f.ephemeralOwner,
+    children: NO_CHILDREN,
+    seq: f.seq,
+    kind: f.kind,
+  };
+  setDataOf(n, data);
+  if (ttlMs !== undefined) n.ttlMs = ttlMs;
+  return n;
 }
 
 /**
@@ -69,25 +122,9 @@ function removeChild(node: ZNode, name: string): void {
   if (node.children !== NO_CHILDREN) (node.children as Set<string>).delete(name);
 }
 
-function newNode(path: string, data: Data, zxid: Zxid, time: number, owner: bigint, kind: NodeKind, ttlMs?: number): ZNode {
-  const n: ZNode = {
-    path,
-    data,
-    czxid: zxid,
-    mzxid: zxid,
-    pzxid: zxid,
-    ctime: time,
-    mtime: time,
-    version: 0,
-    cversion: 0,
-    aversion: 0,
-    ephemeralOwner: owner,
-    children: NO_CHILDREN,
-    seq: 0,
-    kind,
-  };
-  if (ttlMs !== undefined) n.ttlMs = ttlMs;
-  return n;
+function newNode(path: string, data: Data, zxid: Zxid, time: number, ephemeralOwner: bigint, kind: NodeKind, ttlMs?: number): ZNode {
+  const fields = { path, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, version: 0, cversion: 0, aversion: 0, ephemeralOwner, seq: 0, kind };
+  return makeNode(fields, data, ttlMs);
 }
 
 const childName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
@@ -146,19 +183,19 @@ export class DataTree {
       const root = this.nodes.get('/');
       if (root) node.children = root.children;
       this.nodes.set('/', node);
-      this.bytes += node.data?.byteLength ?? 0;
+      this.bytes += node.dataLen;
       return true;
     }
     const parent = this.nodes.get(parentOf(node.path));
     if (!parent) return false;
     const old = this.nodes.get(node.path);
     if (old) {
-      this.bytes -= old.data?.byteLength ?? 0;
+      this.bytes -= old.dataLen;
       node.children = old.children;
     }
     addChild(parent, childName(node.path));
     this.nodes.set(node.path, node);
-    this.bytes += node.data?.byteLength ?? 0;
+    this.bytes += node.dataLen;
     if (node.ephemeralOwner !== 0n) this.addEphemeral(node.ephemeralOwner, node.path);
     return true;
   }
@@ -245,8 +282,8 @@ export class DataTree {
       case 'setData': {
         const node = this.nodes.get(body.path);
         if (node) {
-          this.bytes += (body.data?.byteLength ?? 0) - (node.data?.byteLength ?? 0);
-          node.data = body.data;
+          this.bytes += (body.data?.byteLength ?? 0) - node.dataLen;
+          setDataOf(node, body.data);
           node.version = body.version;
           node.mzxid = zxid;
           node.mtime = time;
@@ -274,7 +311,7 @@ export class DataTree {
     }
     if (!node || node.children.size > 0) return;
     this.nodes.delete(path);
-    this.bytes -= node.data?.byteLength ?? 0;
+    this.bytes -= node.dataLen;
     if (node.ephemeralOwner !== 0n) {
       const set = this.ephemerals.get(node.ephemeralOwner);
       set?.delete(path);
@@ -300,7 +337,7 @@ export class DataTree {
     const chunks: Uint8Array[] = [];
     for (const p of paths) {
       const n = this.nodes.get(p) as ZNode;
-      chunks.push(encode([p, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion, n.ephemeralOwner, n.children.size]));
+      chunks.push(encode([p, dataOf(n), n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion, n.ephemeralOwner, n.children.size]));
     }
     return fnv1a64(chunks);
   }

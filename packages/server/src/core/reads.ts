@@ -1,5 +1,5 @@
 import { OpCode, type ErrorCode, type Request, type ResponseBody, type Zxid } from '@zabkit/protocol';
-import { statOf, type DataTree } from './data-tree.js';
+import { dataOf, statOf, type DataTree } from './data-tree.js';
 import type { WatchEvent, WatchManager } from './watches.js';
 
 /** The answer to a read: a body, or an error with a reason; plus events a setWatches fires at once. */
@@ -27,7 +27,7 @@ export function executeRead(tree: DataTree, watches: WatchManager, sessionId: bi
       const node = tree.get(req.path);
       if (!node) return { err: 'NoNode', message: `no node ${req.path}` };
       if (req.watch) watches.add(sessionId, 'data', req.path);
-      return { body: { data: node.data, stat: statOf(node) } };
+      return { body: { data: dataOf(node), stat: statOf(node) } };
     }
     case OpCode.getChildren: {
       const node = tree.get(req.path);

@@ -1,6 +1,6 @@
 import { decode, encode, type Zxid } from '@zabkit/protocol';
 import { copyBytes } from './bytes.js';
-import { NO_CHILDREN, type DataTree, type ZNode } from './data-tree.js';
+import { dataOf, makeNode, type DataTree, type ZNode } from './data-tree.js';
 import type { SessionTable } from './sessions.js';
 import type { NodeKind } from './txn.js';
 
@@ -50,7 +50,7 @@ export function* writeSnapshot(zxid: Zxid, tree: DataTree, sessions: SessionTabl
   if (srows.length > 0) yield encode({ t: 'sessions', rows: srows } satisfies Chunk);
   let rows: NodeRow[] = [];
   for (const n of tree.nodes.values()) {
-    rows.push([n.path, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion, n.ephemeralOwner, n.seq, n.kind, n.ttlMs ?? null]);
+    rows.push([n.path, dataOf(n), n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion, n.ephemeralOwner, n.seq, n.kind, n.ttlMs ?? null]);
     if (rows.length >= SNAPSHOT_CHUNK_SIZE) {
       yield encode({ t: 'nodes', rows } satisfies Chunk);
       rows = [];
@@ -79,9 +79,8 @@ export function readSnapshot(chunks: readonly Uint8Array[], tree: DataTree, sess
     } else if (chunk.t === 'nodes') {
       for (const r of chunk.rows) {
         const [path, data, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, seq, kind, ttlMs] = r;
-        const node: ZNode = { path, data: bytes(data), czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, children: NO_CHILDREN, seq, kind };
-        if (ttlMs !== null) node.ttlMs = ttlMs;
-        pending.push(node);
+        const fields = { path, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, seq, kind };
+        pending.push(makeNode(fields, bytes(data), ttlMs ?? undefined));
       }
     } else {
       throw new TypeError('snapshot: unknown chunk');

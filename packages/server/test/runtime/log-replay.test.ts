@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ZabNode, encodeTxn, resolveCoreOptions, resolveZabOptions, type Txn } from '../../src/core/index.js';
+import { ZabNode, dataOf, encodeTxn, resolveCoreOptions, resolveZabOptions, type Txn } from '../../src/core/index.js';
 import { reloadLog, replayLog } from '../../src/runtime/log-replay.js';
 import { StorageExecutor } from '../../src/runtime/storage-executor.js';
 import { FileTxnLog, openFileStorage, type FileStorage } from '../../src/storage/index.js';
@@ -96,7 +96,7 @@ describe('replayLog (restart: the txn log applied as it is read)', () => {
     // every setData applied once and in order: k0 got 30 of the 300, the last one written last
     const k0 = node.replica.tree.get('/app/k0')!;
     expect(k0.version).toBe(30);
-    expect(new TextDecoder().decode(k0.data!)).toBe('value 290 '.repeat(1));
+    expect(new TextDecoder().decode(dataOf(k0)!)).toBe('value 290 '.repeat(1));
   });
 
   it('on top of a snapshot, replays only what follows it (also when the log starts before the snapshot)', async () => {
