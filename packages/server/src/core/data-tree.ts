@@ -22,7 +22,10 @@ export interface ZNode {
   cversion: number;
   aversion: number;
   ephemeralOwner: bigint;
-  /** Child names (not full paths). Change them only with addChild / removeChild. */
+  /**
+   * The children's full paths, which are the strings the tree's map already holds as keys: a name
+   * sliced off each would cost ~32 bytes per znode. Change them only with addChild / removeChild.
+   */
   children: ReadonlySet<string>;
   /** Counter of child creates; the next sequential suffix. Never rewinds. */
   seq: number;
@@ -113,21 +116,27 @@ export function makeNode(f: NodeFields, data: Data, ttlMs?: number): ZNode {
  */
 export const NO_CHILDREN: ReadonlySet<string> = new Set<string>();
 
-function addChild(node: ZNode, name: string): void {
-  if (node.children === NO_CHILDREN) node.children = new Set([name]);
-  else (node.children as Set<string>).add(name);
+function addChild(node: ZNode, path: string): void {
+  if (node.children === NO_CHILDREN) node.children = new Set([path]);
+  else (node.children as Set<string>).add(path);
 }
 
-function removeChild(node: ZNode, name: string): void {
-  if (node.children !== NO_CHILDREN) (node.children as Set<string>).delete(name);
+function removeChild(node: ZNode, path: string): void {
+  if (node.children !== NO_CHILDREN) (node.children as Set<string>).delete(path);
+}
+
+/** The names of a node's children, sorted. */
+export function childNames(node: ZNode): string[] {
+  const from = node.path === '/' ? 1 : node.path.length + 1;
+  const names: string[] = [];
+  for (const p of node.children) names.push(p.slice(from));
+  return names.sort();
 }
 
 function newNode(path: string, data: Data, zxid: Zxid, time: number, ephemeralOwner: bigint, kind: NodeKind, ttlMs?: number): ZNode {
   const fields = { path, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, version: 0, cversion: 0, aversion: 0, ephemeralOwner, seq: 0, kind };
   return makeNode(fields, data, ttlMs);
 }
-
-const childName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 
 /**
  * The replicated tree. `applyTxn` is idempotent in the way a replay over a fuzzy
@@ -193,7 +202,7 @@ export class DataTree {
       this.bytes -= old.dataLen;
       node.children = old.children;
     }
-    addChild(parent, childName(node.path));
+    addChild(parent, node.path);
     this.nodes.set(node.path, node);
     this.bytes += node.dataLen;
     if (node.ephemeralOwner !== 0n) this.addEphemeral(node.ephemeralOwner, node.path);
@@ -211,7 +220,7 @@ export class DataTree {
       if (!n) continue;
       for (const c of n.children) {
         count++;
-        stack.push(p === '/' ? `/${c}` : `${p}/${c}`);
+        stack.push(c);
       }
     }
     return count;
@@ -257,7 +266,7 @@ export class DataTree {
         const parent = this.nodes.get(parentPath);
         if (parent && !this.nodes.has(body.path)) {
           const node = newNode(body.path, body.data, zxid, time, body.ephemeralOwner, body.kind, body.ttlMs);
-          addChild(parent, childName(body.path));
+          addChild(parent, body.path);
           this.nodes.set(body.path, node);
           this.bytes += body.data?.byteLength ?? 0;
           if (body.ephemeralOwner !== 0n) this.addEphemeral(body.ephemeralOwner, body.path);
@@ -318,7 +327,7 @@ export class DataTree {
       if (set && set.size === 0) this.ephemerals.delete(node.ephemeralOwner);
     }
     if (parent) {
-      removeChild(parent, childName(path));
+      removeChild(parent, path);
       if (parent.kind === 'container' && parent.children.size === 0) this.onCandidate?.(parentPath);
       if (parent.kind === 'ttl' && parent.children.size === 0) this.onCandidate?.(parentPath);
     }

@@ -1,5 +1,5 @@
 import { OpCode, type ErrorCode, type Request, type ResponseBody, type Zxid } from '@zabkit/protocol';
-import { dataOf, statOf, type DataTree } from './data-tree.js';
+import { childNames, dataOf, statOf, type DataTree } from './data-tree.js';
 import type { WatchEvent, WatchManager } from './watches.js';
 
 /** The answer to a read: a body, or an error with a reason; plus events a setWatches fires at once. */
@@ -33,7 +33,7 @@ export function executeRead(tree: DataTree, watches: WatchManager, sessionId: bi
       const node = tree.get(req.path);
       if (!node) return { err: 'NoNode', message: `no node ${req.path}` };
       if (req.watch) watches.add(sessionId, 'child', req.path);
-      const children = [...node.children].sort();
+      const children = childNames(node);
       return { body: req.withStat ? { children, stat: statOf(node) } : { children } };
     }
     case OpCode.getEphemerals:
