@@ -8,7 +8,7 @@ import {
   type MultiOp,
   type Zxid,
 } from '@zabkit/protocol';
-import { copyBytes } from './bytes.js';
+import { copyBytes, copyString } from './bytes.js';
 import type { DataTree } from './data-tree.js';
 import type { NodeKind, TxnBody } from './txn.js';
 
@@ -224,7 +224,8 @@ export class Prep {
     scratch.set(parentPath, { ...parent, cversion: parentCVersion, seq: parentSeq, numChildren: parent.numChildren + 1 });
     const ephemeralOwner = ephemeral ? sessionId : 0n;
     scratch.set(path, { version: 0, cversion: 0, seq: 0, ephemeralOwner, numChildren: 0, kind });
-    const body: TxnBody = { type: 'create', path, data: ownBytes(op.data), ephemeralOwner, kind, parentCVersion, parentSeq };
+    // the path becomes the znode's key for as long as it lives: its own copy, as for the data
+    const body: TxnBody = { type: 'create', path: copyString(path), data: ownBytes(op.data), ephemeralOwner, kind, parentCVersion, parentSeq };
     if (kind === 'ttl') body.ttlMs = op.ttlMs as number;
     return body;
   }
