@@ -17,8 +17,9 @@ export const BIN_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dis
  * `--v8-pool-size=0` runs V8's background GC and compile work on the main thread: RSS at rest
  * ~62 -> ~59 MB (fewer threads and malloc arenas), and on this 2-core machine shared by three
  * servers no measurable throughput cost.
- * The last two cost tail latency once the heap is big: a lone client's write p99 after 90k creates
- * went 0.8 -> 1.1-1.4 ms in the driver (packages/bench/README.md weighs that trade).
+ * Re-measured after the compact znode: with or without the last two, a lone client's write p99
+ * after 90k creates is 0.9-1.5 ms in the driver, and even a 64 MB young generation (almost no GC)
+ * gives 0.8-1.2 ms, so that tail is the machine's, not GC's (packages/bench/README.md).
  */
 export const SERVER_NODE_ARGS: readonly string[] = ['--heap-growing-percent=30', '--max-semi-space-size=8', '--v8-pool-size=0'];
 
