@@ -145,7 +145,9 @@ export function waitForDeletion(client: ZabClient, path: string, options: CallOp
     const check = async (): Promise<void> => {
       while (!done) {
         try {
-          const stat = await client.exists(path, { signal: inner.signal, watch: () => void check() });
+          // A NodeDeleted event is the answer itself (a lock waiter's handoff saves a read on it);
+          // any other event (the data changed) re-arms with a fresh exists.
+          const stat = await client.exists(path, { signal: inner.signal, watch: (e) => (e.type === 'NodeDeleted' ? finish() : void check()) });
           if (stat === null) finish();
           return;
         } catch (err) {

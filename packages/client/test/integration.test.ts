@@ -236,8 +236,13 @@ describe('client against a real server', () => {
     expect(p).toMatch(/^\/rh\/locks\/_c_[0-9a-f-]{36}-lock-\d{10}$/);
     expect((await c.exists(p))?.ephemeralOwner).toBe(c.sessionId);
 
-    const gone = waitForDeletion(other, p, { timeoutMs: 5000 });
+    let resolved = false;
+    const gone = waitForDeletion(other, p, { timeoutMs: 5000 }).then(() => void (resolved = true));
+    await other.sync(p); // its exists (and watch) went first
     await c.setData(p, 'still here'); // a data change re-arms the watch, does not resolve
+    await other.sync(p);
+    expect((await other.getString(p)).data).toBe('still here'); // the change's event came before this answer
+    expect(resolved).toBe(false);
     await c.delete(p);
     await expect(gone).resolves.toBeUndefined();
     await expect(waitForDeletion(other, '/rh/never-there')).resolves.toBeUndefined();
