@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { basename, joinPath, parentOf, type CreateMode } from '@zabkit/protocol';
+import { basename, joinPath, parentOf, type CreateMode, type Stat } from '@zabkit/protocol';
 import type { ZabClient } from './client.js';
 import type { DataInput } from './data.js';
 import { ZabError, hasCode, isRetryable, zabError } from './errors.js';
@@ -75,6 +75,32 @@ export async function createProtected(
   mode: CreateMode = 'ephemeral-sequential',
   options: ProtectedCreateOptions = {},
 ): Promise<string> {
+  return (await protectedCreate(client, pathPrefix, data, mode, options, false)).path;
+}
+
+/**
+ * createProtected, also giving the new node's Stat when this call's own create made it. The Stat is
+ * null when the node was found by its GUID after a lost reply (or reported consumed): read it then
+ * to learn its owner.
+ */
+export async function createProtectedWithStat(
+  client: ZabClient,
+  pathPrefix: string,
+  data: DataInput = null,
+  mode: CreateMode = 'ephemeral-sequential',
+  options: ProtectedCreateOptions = {},
+): Promise<{ path: string; stat: Stat | null }> {
+  return protectedCreate(client, pathPrefix, data, mode, options, true);
+}
+
+async function protectedCreate(
+  client: ZabClient,
+  pathPrefix: string,
+  data: DataInput,
+  mode: CreateMode,
+  options: ProtectedCreateOptions,
+  withStat: boolean,
+): Promise<{ path: string; stat: Stat | null }> {
   const parent = parentOf(pathPrefix);
   const guid = options.guid ?? randomUUID();
   const guidName = `${PROTECTED_PREFIX}${guid}-${basename(pathPrefix)}`;
@@ -91,16 +117,16 @@ export async function createProtected(
         await client.sync(parent, call);
         const children = await client.getChildren(parent, call);
         const mine = children.find((c) => c.startsWith(guidName));
-        if (mine !== undefined) return joinPath(parent, mine);
+        if (mine !== undefined) return { path: joinPath(parent, mine), stat: null };
         const consumed = await options.alreadyConsumed?.(guid);
-        if (consumed) return consumed;
+        if (consumed) return { path: consumed, stat: null };
       }
       const createOpts: Parameters<ZabClient['create']>[2] = { ...call, mode };
       if (options.ttlMs !== undefined) createOpts.ttlMs = options.ttlMs;
-      return await client.create(full, data, createOpts);
+      return withStat ? await client.createWithStat(full, data, createOpts) : { path: await client.create(full, data, createOpts), stat: null };
     } catch (err) {
       // A plain (non-sequential) name carries our GUID: if it exists, it is ours.
-      if (hasCode(err, 'NodeExists') && !mode.endsWith('sequential')) return full;
+      if (hasCode(err, 'NodeExists') && !mode.endsWith('sequential')) return { path: full, stat: null };
       if (!isRetryable(err) || attempt >= retries) throw err;
       if (hasCode(err, 'ConnectionLoss') || hasCode(err, 'OperationTimeout')) unknownOutcome = true;
       await delay(Math.min(1000, 20 * 2 ** attempt), options.signal);

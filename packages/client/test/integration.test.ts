@@ -10,6 +10,7 @@ import {
   ZabError,
   connect,
   createProtected,
+  createProtectedWithStat,
   getServerStatus,
   mkdirp,
   sortSequential,
@@ -235,6 +236,10 @@ describe('client against a real server', () => {
     const p = await createProtected(c, '/rh/locks/lock-', 'me', 'ephemeral-sequential');
     expect(p).toMatch(/^\/rh\/locks\/_c_[0-9a-f-]{36}-lock-\d{10}$/);
     expect((await c.exists(p))?.ephemeralOwner).toBe(c.sessionId);
+    // the Stat variant answers with the create's own Stat (no read needed to learn the owner)
+    const withStat = await createProtectedWithStat(c, '/rh/locks/lock-', 'me', 'ephemeral-sequential');
+    expect(withStat.stat?.ephemeralOwner).toBe(c.sessionId);
+    expect(withStat.stat).toEqual(await c.exists(withStat.path));
 
     let resolved = false;
     const gone = waitForDeletion(other, p, { timeoutMs: 5000 }).then(() => void (resolved = true));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   PROTECTED_PREFIX,
-  createProtected,
+  createProtectedWithStat,
   hasCode,
   isRetryable,
   mkdirp,
@@ -46,20 +46,22 @@ export async function retrying<T>(signal: AbortSignal, fn: () => Promise<T>): Pr
 export async function createOwnNode(client: ZabClient, dir: string, prefix: string, data: DataInput, signal: AbortSignal): Promise<OwnNode> {
   const guid = randomUUID();
   let path: string;
+  let created: Stat | null;
   try {
     try {
-      path = await createProtected(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid });
+      ({ path, stat: created } = await createProtectedWithStat(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid }));
     } catch (err) {
       if (!hasCode(err, 'NoNode')) throw err;
       await mkdirp(client, dir, { signal });
-      path = await createProtected(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid });
+      ({ path, stat: created } = await createProtectedWithStat(client, `${dir}/${prefix}`, data, 'ephemeral-sequential', { signal, guid }));
     }
   } catch (err) {
     await settleBriefly(cleanupGuid(client, dir, guid));
     throw reasonOr(signal, err);
   }
   try {
-    const stat = await retrying(signal, () => client.exists(path, { signal }));
+    // A create this call made answers with its Stat; a node found by its GUID after a lost reply is read.
+    const stat = created ?? (await retrying(signal, () => client.exists(path, { signal })));
     // Our GUID and our session: a node left by an earlier session can never match both.
     if (stat === null || stat.ephemeralOwner !== client.sessionId) {
       throw zabError('SessionExpired', `lock node ${path} is gone or not owned by session 0x${client.sessionId.toString(16)}`, { path });
