@@ -12,3 +12,4 @@ export {
 } from './memory-storage.js';
 export { openFileStorage, type FileStorage, type FileStorageOptions } from './open-storage.js';
 export { GroupCommit } from './group-commit.js';
+export { findHistoryGap, type SegmentSpan, type HistoryGap } from './history-check.js';
