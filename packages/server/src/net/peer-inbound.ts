@@ -141,6 +141,7 @@ export class InboundConn {
     if (peerHost === undefined) return `hello from unknown server ${sid}`;
     const tls = this.host.auth.tls;
     if (tls) {
+      // (the TLS server refused clients whose certificate does not chain to the trust store)
       const s = this.socket as TLSSocket;
       if (!s.authorized) return `TLS client not authorised: ${String(s.authorizationError ?? 'no certificate')}`;
       const mismatch = certificateMismatch(tls, peerHost, s.getPeerCertificate());

@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { decode, encode, isPeerFrame, PeerKind, type PeerFrame, type PeerMessage } from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
 import type { PeerAuth } from './peer-auth.js';
-import { InboundConn, type InboundHost } from './peer-inbound.js';
+import { HANDSHAKE_TIMEOUT_MS, InboundConn, type InboundHost } from './peer-inbound.js';
 import { OutboundLink, type PeerChannel } from './peer-outbound.js';
 
 export { MAX_QUEUED_BYTES, MAX_QUEUED_MSGS, type PeerChannel } from './peer-outbound.js';
@@ -69,13 +69,13 @@ export class PeerNetwork {
   private readonly peers = new Map<number, PeerState>();
   private readonly inbound = new Map<string, InboundConn>();
   private readonly allInbound = new Set<InboundConn>();
-  /** Sockets not yet authenticated, per remote address. */
+  /** Sockets not yet authenticated, per remote address, and the `address:port` of each. */
   private readonly unauthenticated = new Map<string, number>();
-  private unauthenticatedTotal = 0;
+  private readonly halfOpen = new Map<string, string>();
   private refusedFloods = 0;
-  private readonly counted = new WeakSet<InboundConn>();
+  private tlsFailures = 0;
+  private lastTlsFailure = '';
   private readonly host: InboundHost;
-  private readonly secureContext: SecureContext | null;
   private listeners: Server[] = [];
   private stopped = false;
   private stopping: Promise<void> | null = null;
@@ -84,8 +84,6 @@ export class PeerNetwork {
     const me = opts.peers.find((p) => p.id === opts.myId);
     if (!me) throw new Error(`peer network: this server (${opts.myId}) is not in the peer list`);
     this.me = me;
-    const tls = opts.auth.tls;
-    this.secureContext = tls ? createSecureContext({ key: tls.key, cert: tls.cert, ca: tls.ca }) : null;
     const minMs = Math.max(1, opts.reconnect?.minMs ?? 50);
     const maxMs = Math.max(minMs, opts.reconnect?.maxMs ?? 2000);
     for (const addr of opts.peers) {
@@ -164,7 +162,7 @@ export class PeerNetwork {
 
   /** Inbound connections that have not completed the handshake (for tests and status). */
   get unauthenticatedCount(): number {
-    return this.unauthenticatedTotal;
+    return this.halfOpen.size;
   }
 
   /** Closes everything; no callbacks after it resolves (none after it is called, in fact). */
@@ -187,14 +185,35 @@ export class PeerNetwork {
 
   private async listen(channel: PeerChannel): Promise<Server> {
     const port = channel === 'quorum' ? this.me.quorumPort : this.me.electionPort;
-    const server = createServer({ noDelay: true }, (socket) => {
+    const tls = this.opts.auth.tls;
+    const guarded = (fn: () => void, socket: Socket) => {
       try {
-        this.accept(socket, channel);
+        fn();
       } catch (err) {
         this.opts.logger.error(`peer ${channel} listener: accepting a connection failed: ${(err as Error)?.stack ?? err}`);
         socket.destroy();
       }
-    });
+    };
+    let server: Server;
+    if (tls) {
+      // The TLS handshake (client certificate checked against the trust store) comes first; the
+      // caps count the raw socket from its first moment.
+      server = createTlsServer({
+        key: tls.key,
+        cert: tls.cert,
+        ca: tls.ca,
+        requestCert: true,
+        // (checked in accept(), before anything is read: node then names why a certificate failed,
+        // where refusing in the handshake leaves both ends with a bare "socket hang up")
+        rejectUnauthorized: false,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      });
+      server.prependListener('connection', (raw: Socket) => guarded(() => this.admit(raw, channel), raw));
+      server.on('secureConnection', (socket: TLSSocket) => guarded(() => this.accept(socket, channel), socket));
+      server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.tlsFailed(channel, socket.remoteAddress, err.message));
+    } else {
+      server = createServer({ noDelay: true }, (raw) => guarded(() => this.admit(raw, channel) && this.accept(raw, channel), raw));
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.me.host, () => {
@@ -203,50 +222,70 @@ export class PeerNetwork {
       });
     });
     server.on('error', (err) => this.opts.logger.error(`peer ${channel} listener: ${err.message}`));
-    this.opts.logger.info(`peer ${channel} channel listening on ${this.me.host}:${port}`);
+    this.opts.logger.info(`peer ${channel} channel listening on ${this.me.host}:${port}${tls ? ' (TLS)' : ''}`);
     return server;
   }
 
-  private accept(raw: Socket, channel: PeerChannel): void {
+  /** Counts a new connection as unauthenticated, or refuses it over the caps. False when refused. */
+  private admit(raw: Socket, channel: PeerChannel): boolean {
     raw.on('error', () => {});
-    if (this.stopped) return void raw.destroy();
+    if (this.stopped) {
+      raw.destroy();
+      return false;
+    }
     const address = raw.remoteAddress ?? '?';
     const fromAddress = this.unauthenticated.get(address) ?? 0;
-    if (fromAddress >= MAX_UNAUTHENTICATED_PER_ADDRESS || this.unauthenticatedTotal >= MAX_UNAUTHENTICATED) {
+    if (fromAddress >= MAX_UNAUTHENTICATED_PER_ADDRESS || this.halfOpen.size >= MAX_UNAUTHENTICATED) {
       // (a flood logs its first refusal and then one in a thousand)
       if (this.refusedFloods++ % 1000 === 0) {
         this.opts.logger.warn(
           `peer ${channel} port: refused a connection from ${address}: ${fromAddress} from that address and ` +
-            `${this.unauthenticatedTotal} in all have not completed the handshake (limits ${MAX_UNAUTHENTICATED_PER_ADDRESS} / ${MAX_UNAUTHENTICATED}; ${this.refusedFloods} refused so far)`,
+            `${this.halfOpen.size} in all have not completed the handshake (limits ${MAX_UNAUTHENTICATED_PER_ADDRESS} / ${MAX_UNAUTHENTICATED}; ${this.refusedFloods} refused so far)`,
         );
       }
       raw.destroy();
-      return;
+      return false;
     }
-    const socket = this.secureContext
-      ? new TLSSocket(raw, { isServer: true, secureContext: this.secureContext, requestCert: true, rejectUnauthorized: true })
-      : raw;
-    const conn = new InboundConn(this.host, socket, channel, `${address}:${raw.remotePort ?? '?'}`);
-    this.allInbound.add(conn);
+    const key = `${address}:${raw.remotePort ?? '?'}`;
     this.unauthenticated.set(address, fromAddress + 1);
-    this.unauthenticatedTotal++;
-    this.counted.add(conn);
-    if (socket !== raw) raw.once('close', () => socket.destroy());
+    this.halfOpen.set(key, address);
+    raw.once('close', () => this.release(key));
+    return true;
   }
 
-  /** Takes `conn` off the unauthenticated counts (once). */
-  private uncount(conn: InboundConn): void {
-    if (!this.counted.has(conn)) return;
-    this.counted.delete(conn);
-    const address = conn.remote.slice(0, conn.remote.lastIndexOf(':'));
+  private tlsFailed(channel: PeerChannel, address: string | undefined, why: string): void {
+    // (a flood logs each new reason and then one in a hundred)
+    if (this.tlsFailures++ % 100 === 0 || why !== this.lastTlsFailure) {
+      this.lastTlsFailure = why;
+      this.opts.logger.warn(`peer ${channel} port: TLS handshake from ${address ?? '?'} failed: ${why} (${this.tlsFailures} so far)`);
+    }
+  }
+
+  private accept(socket: Socket, channel: PeerChannel): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (this.stopped || !this.halfOpen.has(remote)) return void socket.destroy();
+    const tlsSocket = socket as TLSSocket;
+    if (this.opts.auth.tls && !tlsSocket.authorized) {
+      const why = tlsSocket.authorizationError ? String(tlsSocket.authorizationError) : 'no client certificate';
+      this.tlsFailed(channel, socket.remoteAddress, `client certificate refused: ${why}`);
+      return void socket.destroy();
+    }
+    socket.setNoDelay(true);
+    this.allInbound.add(new InboundConn(this.host, socket, channel, remote));
+  }
+
+  /** Takes the connection from `address:port` off the unauthenticated counts (once). */
+  private release(key: string): void {
+    const address = this.halfOpen.get(key);
+    if (address === undefined) return;
+    this.halfOpen.delete(key);
     const n = (this.unauthenticated.get(address) ?? 1) - 1;
     if (n <= 0) this.unauthenticated.delete(address);
     else this.unauthenticated.set(address, n);
-    this.unauthenticatedTotal--;
   }
 
   private onAuthenticated(conn: InboundConn): void {
-    this.uncount(conn);
+    this.release(conn.remote);
     if (this.stopped) return void conn.kill();
     const sid = conn.peer!;
     const st = this.peers.get(sid)!;
@@ -262,7 +301,7 @@ export class PeerNetwork {
   }
 
   private onGone(conn: InboundConn): void {
-    this.uncount(conn);
+    this.release(conn.remote);
     this.allInbound.delete(conn);
     if (this.stopped || conn.peer === null) return;
     const key = `${conn.peer}/${conn.channel}`;

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,6 +19,7 @@ import {
 } from '@zabkit/protocol';
 import { MAX_QUEUED_MSGS, PeerNetwork, type PeerAddress, type PeerAuth } from '../../src/net/peer-network.js';
 import { EvilPeer, frameOf, mac } from '../../../../test/support/evil-peer.js';
+import { makeCa, makeCert } from '../../../../test/support/certs.js';
 import type { Logger } from '../../src/runtime/logger.js';
 
 const WAIT_MS = 10_000;
@@ -810,5 +814,48 @@ describe('PeerNetwork authentication', () => {
     await evil.handshake({ sid: 2, acceptorSid: 1, channel: 'quorum', secret: SECRET });
     await within(evil.closed, 'a mac refused');
     expect(n1.rec.logCount(/sent a mac but we have no secret; closing$/)).toBe(1);
+  });
+});
+
+describe('PeerNetwork over mutual TLS', () => {
+  it('links servers whose certificates chain to the trust store and name their host; refuses others both ways', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zabkit-peer-tls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const ca = await makeCa(dir, 'net');
+    const good = await makeCert(ca, 'good');
+    const wrongHost = await makeCert(ca, 'wronghost', 'IP:10.9.9.9');
+    const stranger = await makeCert(await makeCa(dir, 'stranger'), 'stranger');
+    const tls = (c: { key: string; cert: string }): PeerAuth => ({ secret: null, tls: { key: c.key, cert: c.cert, ca: ca.caPem, hostnameVerification: true } });
+    const peers = await addresses(4);
+    const n1 = makeNode(1, peers, { auth: tls(good) });
+    const n2 = makeNode(2, peers, { auth: tls(good) });
+    const n3 = makeNode(3, peers, { auth: tls(wrongHost) });
+    const n4 = makeNode(4, peers, { auth: tls(stranger) });
+    await Promise.all([n1, n2, n3, n4].map((n) => n.net.start()));
+    n1.net.send(2, proposal(1));
+    n2.net.send(1, vote(2));
+    await n2.rec.until(() => n2.rec.messages.length === 1, 'a proposal over TLS');
+    await n1.rec.until(() => n1.rec.messages.length === 1, 'a vote over TLS');
+
+    // 3's certificate is from the right CA but names another host: refused as a client (by 1) and as a server (by 1's dial)
+    n3.net.send(1, proposal(3));
+    n1.net.send(3, proposal(3));
+    await n1.rec.until(() => n1.rec.logCount(/claiming to be server 3 does not match its host 127\.0\.0\.1/) >= 1, '3 refused as a client');
+    await n1.rec.until(() => n1.rec.logCount(/^warn link to peer 3 \(quorum\): dial .*failed .*IP: 127\.0\.0\.1 is not in the cert's list/) === 1, '3 refused as a server');
+    // 4's certificate is from another CA
+    n4.net.send(1, proposal(4));
+    n1.net.send(4, proposal(4));
+    await n1.rec.until(() => n1.rec.logCount(/TLS handshake from 127\.0\.0\.1 failed: client certificate refused: /) >= 1, '4 refused as a client');
+    await n1.rec.until(() => n1.rec.logCount(/^warn link to peer 4 \(quorum\): dial .*failed .*certificate/i) === 1, '4 refused as a server');
+    expect(n1.rec.from(3)).toEqual([]);
+    expect(n1.rec.from(4)).toEqual([]);
+    expect(n3.rec.messages).toEqual([]);
+    expect(n4.rec.messages).toEqual([]);
+    // a plain TCP client gets nowhere near the handshake
+    const plain = await EvilPeer.connect({ port: peers[0]!.quorumPort });
+    cleanups.push(() => plain.close());
+    plain.hello(2, 'quorum');
+    await within(plain.closed, 'a plain TCP hello refused');
+    expect(n1.rec.from(2).length).toBe(1);
   });
 });
