@@ -101,29 +101,29 @@ describe('peer authentication against real servers', () => {
     const ports = await Promise.all([1, 2, 3].map((id) => peerPorts(h!, id)));
     // a client on a follower: its writes cross the very links the forgers claim
     const client = await h.clientOn(followers[0]!);
-    let done = false;
+    // every write runs alongside two forged connections: one to the leader claiming to be a
+    // follower, one to the client's follower claiming to be the leader (the old eviction loop)
     let forged = 0;
-    const loop = (async () => {
-      for (let i = 0; !done && i < 400; i++) {
-        const target = i % 2 === 0 ? leader : followers[0]!;
-        const claim = target === leader ? followers[i % 4 < 2 ? 0 : 1]! : leader;
-        const p = ports[target - 1]!;
-        await forge(i % 3 === 0 ? p.election : p.quorum, claim, target, i % 3 === 0 ? 'election' : 'quorum', i).catch(() => undefined);
-        forged++;
-      }
-    })();
+    const forgeOne = async (i: number, target: number, claim: number) => {
+      const p = ports[target - 1]!;
+      const channel = i % 3 === 0 ? 'election' : 'quorum';
+      await forge(channel === 'election' ? p.election : p.quorum, claim, target, channel, i);
+      forged++;
+    };
     const results: string[] = [];
     for (let i = 0; i < 40; i++) {
-      const path = await client.create(`/w${i}`, String(i), { timeoutMs: 5_000 }).then(
-        (p) => p,
-        (err: Error) => `failed: ${err.message}`,
-      );
+      const [path] = await Promise.all([
+        client.create(`/w${i}`, String(i), { timeoutMs: 5_000 }).then(
+          (p) => p,
+          (err: Error) => `failed: ${err.message}`,
+        ),
+        forgeOne(i, leader, followers[i % 2]!),
+        forgeOne(i + 1, followers[0]!, leader),
+      ]);
       results.push(path);
     }
-    done = true;
-    await loop;
     expect(results).toEqual(Array.from({ length: 40 }, (_, i) => `/w${i}`));
-    expect(forged).toBeGreaterThan(0);
+    expect(forged).toBe(80);
     const status = await h.cluster.status(leader);
     expect(status.role).toBe('leader');
     expect(h.linesMatching(/replaced by a newer/).length).toBe(0);

@@ -222,7 +222,11 @@ export class OutboundLink {
         if (why) refuse(why);
         else clearTimeout(deadline);
       },
-      (why) => (this.state === 'open' ? this.drop(why) : refuse(why)),
+      (why) => {
+        if (this.socket !== socket) return;
+        if (this.state === 'open') this.drop(why);
+        else refuse(why);
+      },
     );
     socket.once(auth.tls ? 'secureConnect' : 'connect', () => {
       if (this.socket !== socket) return;
