@@ -13,5 +13,6 @@ export {
   type ParsedConfig,
   type ConfigInput,
 } from './runtime/config.js';
+export { PEER_AUTH_KEYS, PeerAuthError, type PeerAuthConfig } from './runtime/peer-auth-config.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './runtime/logger.js';
 export { VERSION } from './runtime/version.js';

@@ -12,6 +12,7 @@ import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
 import { LatencyStats } from './metrics.js';
+import { loadPeerAuth, type LoadedPeerAuth } from './peer-auth-config.js';
 import { Snapshotter } from './snapshotter.js';
 import { StorageExecutor } from './storage-executor.js';
 import { VERSION } from './version.js';
@@ -75,6 +76,7 @@ export class ClusterServer implements StartedServer {
     private readonly log: TxnLog,
     storage: FileStorage,
     private readonly logger: Logger,
+    private readonly peerAuth: LoadedPeerAuth,
   ) {
     this.serverId = config.myid;
     this.host = config.clientPortAddress;
@@ -109,6 +111,7 @@ export class ClusterServer implements StartedServer {
         ? new PeerNetwork({
             myId: config.myid,
             peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
+            auth: peerAuth.auth,
             logger,
             maxFrameBytes: 1024 * 1024 * 1024,
             onMessage: (from, msg) => (this.gate.holding ? this.gate.run(() => this.onPeerMessage(from, msg)) : this.onPeerMessage(from, msg)),
@@ -128,6 +131,8 @@ export class ClusterServer implements StartedServer {
    * rejects with the signal's reason.
    */
   static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`), signal?: AbortSignal): Promise<ClusterServer> {
+    // (first: a cluster without peer authentication is refused before anything is opened)
+    const peerAuth = await loadPeerAuth(config.peerAuth, config.servers.length, logger);
     const storage = await openFileStorage({
       dataDir: config.dataDir,
       dataLogDir: config.dataLogDir,
@@ -172,7 +177,7 @@ export class ClusterServer implements StartedServer {
       await storage.log.close();
       signal.throwIfAborted();
     }
-    const server = new ClusterServer(config, node, storage.log, storage, logger);
+    const server = new ClusterServer(config, node, storage.log, storage, logger, peerAuth);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
       `recovered ${replay.records} txn(s) after ${after}; ` +
@@ -190,7 +195,7 @@ export class ClusterServer implements StartedServer {
     node.start(now);
     server.pump();
     server.ticker = setInterval(() => server.onTick(), NODE_TICK_MS);
-    const mode = config.servers.length > 1 ? `one of ${config.servers.length} servers` : 'standalone';
+    const mode = config.servers.length > 1 ? `one of ${config.servers.length} servers, peer authentication: ${peerAuth.mode}` : 'standalone';
     logger.info(`zabkit ${VERSION} server ${config.myid} listening on ${server.connectString} (${mode}); electing a leader`);
     return server;
   }
@@ -211,6 +216,7 @@ export class ClusterServer implements StartedServer {
       version: VERSION,
       ...s,
       role: standalone ? 'standalone' : s.role,
+      peerAuth: this.peerAuth.mode,
       connections: this.listener.connectionCount,
       latency: this.latency.snapshot(),
       packetsReceived: this.listener.packetsReceived,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PREALLOCATE_BYTES } from '../storage/file-txn-log.js';
+import { finishPeerAuth, PEER_AUTH_KEY_NAMES, PEER_AUTH_KEYS, type PeerAuthConfig } from './peer-auth-config.js';
 
 /** A server's part in the quorum: a participant votes and may lead; an observer only follows. */
 export type PeerRole = 'participant' | 'observer';
@@ -72,6 +73,8 @@ export interface ServerConfig {
   servers: ServerEntry[];
   /** This server's role: its own server.N entry wins; else `peerType=observer|participant`. Default 'participant'. */
   peerType: PeerRole;
+  /** How servers prove who they are to each other (quorum.auth.*, sslQuorum, ssl.quorum.*); see PeerAuthConfig. */
+  peerAuth: PeerAuthConfig;
 }
 
 /** A config problem; `key` is the setting at fault (`tickTime`, `server.3`, `myid` ...). */
@@ -93,7 +96,8 @@ export interface ParsedConfig {
   warnings: string[];
 }
 
-export type ConfigInput = Partial<Omit<ServerConfig, 'servers'>> & {
+export type ConfigInput = Partial<Omit<ServerConfig, 'servers' | 'peerAuth'>> & {
+  peerAuth?: Partial<PeerAuthConfig>;
   servers?: Array<Omit<ServerEntry, 'role'> & { role?: PeerRole }>;
 };
 
@@ -270,10 +274,12 @@ function parseText(text: string, b: Builder): ServerEntry[] {
       b.set(key, value, origin);
     } else if (key === 'peerType') {
       b.set('peerType', parseRole(key, value, lineNo), origin);
+    } else if (PEER_AUTH_KEY_NAMES.includes(key)) {
+      b.set(key, value, origin);
     } else if (ZOOKEEPER_ONLY.has(key)) {
       b.warnings.push(`${key} (line ${lineNo}) is a ZooKeeper setting zabkit does not support; ignored`);
     } else {
-      const known = [...NUMERIC.flatMap((n) => n.keys), ...STRING_KEYS, 'peerType'];
+      const known = [...NUMERIC.flatMap((n) => n.keys), ...STRING_KEYS, 'peerType', ...PEER_AUTH_KEY_NAMES];
       const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
       b.warnings.push(`unknown key ${key} (line ${lineNo}) ignored${near ? `; did you mean ${near}?` : ''}`);
     }
@@ -411,6 +417,7 @@ function finish(b: Builder, servers: ServerEntry[], baseDir: string | undefined)
     myid,
     servers,
     peerType,
+    peerAuth: finishPeerAuth(v, (key, message) => b.fail(key, message), place),
   };
   return { config, warnings: b.warnings };
 }
@@ -468,6 +475,14 @@ export function configFromObject(input: ConfigInput): ParsedConfig {
   const b = new Builder();
   for (const [field, value] of Object.entries(input)) {
     if (value === undefined || field === 'servers') continue;
+    if (field === 'peerAuth') {
+      for (const [name, x] of Object.entries(value as Partial<PeerAuthConfig>)) {
+        const key = PEER_AUTH_KEYS[name as keyof typeof PEER_AUTH_KEYS];
+        if (key === undefined) b.warnings.push(`unknown option peerAuth.${name} ignored`);
+        else if (x !== undefined) b.set(key, x, { key: `peerAuth.${name}`, raw: String(x) });
+      }
+      continue;
+    }
     const known = NUMERIC.some((n) => n.field === field) || (STRING_KEYS as readonly string[]).includes(field) || field === 'peerType';
     if (!known) {
       b.warnings.push(`unknown option ${field} ignored`);

@@ -86,6 +86,7 @@ describe('parseConfig', () => {
       myid: 1,
       servers: [],
       peerType: 'participant',
+      peerAuth: { sslQuorum: false, hostnameVerification: true, insecure: false },
     });
     expect(warnings).toEqual([]);
   });
