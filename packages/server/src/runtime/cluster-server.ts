@@ -149,6 +149,7 @@ export class ClusterServer implements StartedServer {
       maxSessionTimeoutMs: config.maxSessionTimeout,
       maxDataBytes: config.maxDataBytes,
       containerCheckIntervalMs: config.containerCheckIntervalMs,
+      maxWatchesPerSession: config.maxWatchesPerSession,
       // ZooKeeper's session id layout: server id in the top byte, startup time below.
       sessionIdBase: (BigInt(config.myid) << 56n) | ((BigInt(now) << 24n) & 0x00ff_ffff_ff00_0000n),
     });
