@@ -297,12 +297,14 @@ describe('connection limit', () => {
     const a = await client(server.connectString);
     const b = await client(server.connectString);
 
-    // Refused: closed with 1013. Were it accepted, a handshake would be answered instead.
-    const third = new Raw(server.port);
-    await Promise.race([third.opened, third.closed]);
-    if (third.ws.readyState === WebSocket.OPEN) third.send(CONNECT);
-    const outcome = await Promise.race([third.closed, third.next().then((frame) => ({ frame }), () => third.closed)]);
-    expect(outcome).toMatchObject({ code: 1013 });
+    // Refused at TCP accept (before any byte is parsed) with an HTTP 503 that says why.
+    const third = new WebSocket(`ws://127.0.0.1:${server.port}`);
+    const [, res] = (await once(third, 'unexpected-response')) as [unknown, { statusCode: number; on(e: 'data', f: (b: Buffer) => void): void }];
+    expect(res.statusCode).toBe(503);
+    let body = '';
+    res.on('data', (b) => (body += b.toString()));
+    await once(res as unknown as NodeJS.EventEmitter, 'end');
+    expect(body).toMatch(/too many connections from 127\.0\.0\.1 \(maxClientCnxns=2\)/);
     await expect(connect(server.connectString, { retry: { retries: 0 }, connectTimeoutMs: 2_000 })).rejects.toThrow();
 
     await a.create('/a', 'from a');
