@@ -563,3 +563,27 @@ describe('status frame', () => {
     expect(s2.ephemerals).toBe(0);
   });
 });
+
+describe('reply size limits', () => {
+  it('a client with the default limit reads a reply as large as a server with a larger maxDataBytes sends, on its first connection', async () => {
+    const server = await start(await tempDir(), { maxDataBytes: 4 * 1024 * 1024 });
+    const c = await client(server.connectString);
+    const big = new Uint8Array(3 * 1024 * 1024).fill(7); // over frameLimitFor(1 MiB), the client's own default
+    await c.create('/big', big);
+    const got = await c.getData('/big');
+    expect(got.data?.byteLength).toBe(big.byteLength);
+    expect(c.state).toBe('connected');
+  });
+
+  it('getChildren of a node whose child list is over the frame limit fails with ResponseTooLarge; the connection stays up', async () => {
+    const server = await start(await tempDir(), { maxDataBytes: 16 * 1024 });
+    const c = await client(server.connectString);
+    await c.create('/wide', null);
+    const name = 'n'.repeat(200);
+    // 500 x 200-byte names: ~100 KB, over frameLimitFor(16 KiB) = 96 KiB
+    await Promise.all(Array.from({ length: 500 }, (_, i) => c.create(`/wide/${name}${i}`, null)));
+    await expect(c.getChildren('/wide')).rejects.toMatchObject({ code: 'ResponseTooLarge' });
+    expect(c.state).toBe('connected');
+    expect(await c.getAllChildrenNumber('/wide')).toBe(500);
+  });
+});
