@@ -103,12 +103,25 @@ function dec(m: Map<string, number>, key: string): void {
   else m.set(key, n);
 }
 
-/** What a refused socket is told: a plain HTTP 503 written at once, so the client sees why and nothing is parsed. */
+/** Refused sockets kept open to tell why; past this many at once, refusals are cut without a word (fds stay bounded). */
+export const MAX_LINGERING_REFUSALS = 64;
+let lingering = 0;
+
+/**
+ * What a refused socket is told: a plain HTTP 503 written at once, so the client sees why and no
+ * byte of its request is parsed. The socket lingers (reading and dropping) until the client
+ * closes or a second passes, as closing with unread bytes would reset it before the 503 is read.
+ */
 export function refuseSocket(socket: Socket, why: string): void {
   socket.on('error', () => {});
+  if (lingering >= MAX_LINGERING_REFUSALS) {
+    socket.destroy();
+    return;
+  }
+  lingering++;
+  socket.once('close', () => lingering--);
   const body = `${why}\n`;
   socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  // read and drop what the client sends meanwhile (closing with unread bytes would reset the socket before it reads the 503)
   socket.resume();
   setTimeout(() => socket.destroy(), 1000).unref();
 }
