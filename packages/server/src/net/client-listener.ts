@@ -88,8 +88,9 @@ export class ClientListener {
 
   async listen(): Promise<number> {
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false });
-    const t = this.opts.handshakeTimeoutMs;
-    const http = createHttpServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(1000, t) });
+    // Only parses the upgrade request of sockets handed to it; the handshake deadline is ClientAdmission's
+    // (the http server's own header timeouts run only on a server that listens itself).
+    const http = createHttpServer();
     http.on('request', (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close' });
       res.end('this port speaks the zabkit protocol over WebSocket\n');
