@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
+import { FrameKind, frameLimitFor, OpCode, WRITE_OPS, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
@@ -95,6 +95,13 @@ export class ClusterServer implements StartedServer {
       port: config.clientPort,
       maxFrameBytes: frameLimitFor(config.maxDataBytes),
       maxClientCnxns: config.maxClientCnxns,
+      maxHandshakingCnxns: config.maxHandshakingCnxns,
+      handshakeTimeoutMs: config.clientHandshakeTimeoutMs,
+      globalOutstandingLimit: config.globalOutstandingLimit,
+      outstandingLimit: config.clientOutstandingLimit,
+      outstandingCloseLimit: config.clientOutstandingCloseLimit,
+      unsentBytesLimit: config.clientUnsentBytesLimit,
+      unsentBytesCloseLimit: config.clientUnsentBytesCloseLimit,
       logger,
       onOpen: () => {},
       // (no closure per frame unless the gate is holding: this is the hot path)
@@ -154,6 +161,7 @@ export class ClusterServer implements StartedServer {
       maxSessionTimeoutMs: config.maxSessionTimeout,
       maxDataBytes: config.maxDataBytes,
       containerCheckIntervalMs: config.containerCheckIntervalMs,
+      maxWatchesPerSession: config.maxWatchesPerSession,
       // ZooKeeper's session id layout: server id in the top byte, startup time below.
       sessionIdBase: (BigInt(config.myid) << 56n) | ((BigInt(now) << 24n) & 0x00ff_ffff_ff00_0000n),
     });
@@ -252,6 +260,12 @@ export class ClusterServer implements StartedServer {
       case FrameKind.request:
         if (frame.req?.op !== OpCode.ping) this.latency.begin(connId, frame.xid, now);
         this.node.request(connId, frame, now);
+        // A read is answered now, so the listener sees its reply bytes before handing over the next
+        // frame (its backpressure counts them); writes wait for the batch's one pump.
+        if (!WRITE_OPS.has(frame.req?.op)) {
+          this.pump();
+          return;
+        }
         break;
       default:
         this.listener.close(connId, `unexpected frame kind ${(frame as { k: number }).k}`, 1002);

@@ -67,6 +67,26 @@ export interface ServerConfig {
   maxDataBytes: number;
   /** How often empty container (and expired TTL) nodes are looked for, in ms; from `znode.container.checkIntervalMs`. Default 60000. */
   containerCheckIntervalMs: number;
+  /** Watches one session may hold; past it a read asking for a watch fails with TooManyWatches. Default 65536. Example: `maxWatchesPerSession=100000`. */
+  maxWatchesPerSession: number;
+  /**
+   * Requests read from all clients and not yet answered before the server stops reading client sockets
+   * until it drops (ZooKeeper's key). Default 2000: twice ZooKeeper's 1000, as zabkit clients send a
+   * turn's requests in one message, so bursts of hundreds are normal; it still bounds the requests held.
+   */
+  globalOutstandingLimit: number;
+  /** Unanswered requests of one connection past which its socket is not read until some are answered. Default 1000. */
+  clientOutstandingLimit: number;
+  /** Unanswered requests of one connection past which it is closed (one ws message can hold thousands). Default 10000. */
+  clientOutstandingCloseLimit: number;
+  /** Reply bytes queued for one connection and not yet written past which its socket is not read. Default 8388608 (8 MiB). */
+  clientUnsentBytesLimit: number;
+  /** Reply bytes queued for one connection past which it is closed (a client that never reads). Default 67108864 (64 MiB). */
+  clientUnsentBytesCloseLimit: number;
+  /** Time from TCP accept to the client's connect frame (HTTP upgrade included), in ms; slower sockets are closed. Default 5000. */
+  clientHandshakeTimeoutMs: number;
+  /** Sockets from one IP that may be mid-handshake (not yet past their connect frame) at once. Default 16. Example: `maxHandshakingCnxns=64`. */
+  maxHandshakingCnxns: number;
   /** This server's id, 1..255: the --myid flag, else `<dataDir>/myid`, else 1 when no server.N lines exist. */
   myid: number;
   /** The ensemble from `server.N` lines, sorted by id; empty for a standalone server. */
@@ -117,18 +137,28 @@ const NUMERIC: ReadonlyArray<{ field: NumericField; keys: string[]; min: number;
   { field: 'maxDataBytes', keys: ['maxDataBytes', 'jute.maxbuffer'], min: 1, what: 'bytes' },
   { field: 'containerCheckIntervalMs', keys: ['znode.container.checkIntervalMs'], min: 1, what: 'milliseconds' },
   { field: 'myid', keys: ['myid'], min: 1, max: 255, what: 'a server id' },
+  { field: 'maxWatchesPerSession', keys: ['maxWatchesPerSession'], min: 1, what: 'watches' },
+  { field: 'globalOutstandingLimit', keys: ['globalOutstandingLimit'], min: 1, what: 'requests' },
+  { field: 'clientOutstandingLimit', keys: ['clientOutstandingLimit'], min: 1, what: 'requests per connection' },
+  { field: 'clientOutstandingCloseLimit', keys: ['clientOutstandingCloseLimit'], min: 1, what: 'requests per connection' },
+  { field: 'clientUnsentBytesLimit', keys: ['clientUnsentBytesLimit'], min: 1, what: 'bytes per connection' },
+  { field: 'clientUnsentBytesCloseLimit', keys: ['clientUnsentBytesCloseLimit'], min: 1, what: 'bytes per connection' },
+  { field: 'clientHandshakeTimeoutMs', keys: ['clientHandshakeTimeoutMs'], min: 1, what: 'milliseconds' },
+  { field: 'maxHandshakingCnxns', keys: ['maxHandshakingCnxns'], min: 1, what: 'connections per IP' },
 ];
 type NumericField =
   | 'tickTime' | 'initLimit' | 'syncLimit' | 'clientPort' | 'minSessionTimeout' | 'maxSessionTimeout'
   | 'maxClientCnxns' | 'snapCount' | 'preAllocSize' | 'snapRetainCount' | 'purgeInterval' | 'maxDataBytes'
-  | 'containerCheckIntervalMs' | 'myid';
+  | 'containerCheckIntervalMs' | 'myid' | 'maxWatchesPerSession' | 'globalOutstandingLimit' | 'clientOutstandingLimit'
+  | 'clientOutstandingCloseLimit' | 'clientUnsentBytesLimit' | 'clientUnsentBytesCloseLimit' | 'clientHandshakeTimeoutMs'
+  | 'maxHandshakingCnxns';
 
 const STRING_KEYS = ['dataDir', 'dataLogDir', 'clientPortAddress'] as const;
 
 /** ZooKeeper settings zabkit knows of but does not implement: ignored, with a warning saying so. */
 const ZOOKEEPER_ONLY = new Set([
   'standaloneEnabled', 'reconfigEnabled', 'dynamicConfigFile', 'electionAlg', 'leaderServes', 'cnxTimeout',
-  'globalOutstandingLimit', 'forceSync', 'skipACL', 'quorumListenOnAllIPs', 'secureClientPort',
+  'forceSync', 'skipACL', 'quorumListenOnAllIPs', 'secureClientPort',
   'secureClientPortAddress', '4lw.commands.whitelist', 'admin.enableServer', 'admin.serverPort',
   'metricsProvider.className', 'authProvider.1', 'syncEnabled', 'localSessionsEnabled', 'localSessionsUpgradingEnabled',
 ]);
@@ -397,6 +427,7 @@ function finish(b: Builder, servers: ServerEntry[], baseDir: string | undefined)
     }
   }
 
+  const limits = clientLimits(b);
   const config: ServerConfig = {
     tickTime,
     initLimit: (v.initLimit as number | undefined) ?? 10,
@@ -414,12 +445,41 @@ function finish(b: Builder, servers: ServerEntry[], baseDir: string | undefined)
     purgeInterval: (v.purgeInterval as number | undefined) ?? 0,
     maxDataBytes: (v.maxDataBytes as number | undefined) ?? 1024 * 1024,
     containerCheckIntervalMs: (v.containerCheckIntervalMs as number | undefined) ?? 60_000,
+    ...limits,
     myid,
     servers,
     peerType,
     peerAuth: finishPeerAuth(v, (key, message) => b.fail(key, message), place),
   };
   return { config, warnings: b.warnings };
+}
+
+type ClientLimits = Pick<
+  ServerConfig,
+  | 'maxWatchesPerSession' | 'globalOutstandingLimit' | 'clientOutstandingLimit' | 'clientOutstandingCloseLimit'
+  | 'clientUnsentBytesLimit' | 'clientUnsentBytesCloseLimit' | 'clientHandshakeTimeoutMs' | 'maxHandshakingCnxns'
+>;
+
+/** The bounds on what clients can make the server hold, with defaults; a close limit below its pause limit is refused. */
+function clientLimits(b: Builder): ClientLimits {
+  const v = b.values as Partial<Record<keyof ClientLimits, number>>;
+  const out: ClientLimits = {
+    maxWatchesPerSession: v.maxWatchesPerSession ?? 65_536,
+    globalOutstandingLimit: v.globalOutstandingLimit ?? 2000,
+    clientOutstandingLimit: v.clientOutstandingLimit ?? 1000,
+    clientOutstandingCloseLimit: v.clientOutstandingCloseLimit ?? 10_000,
+    clientUnsentBytesLimit: v.clientUnsentBytesLimit ?? 8 * 1024 * 1024,
+    clientUnsentBytesCloseLimit: v.clientUnsentBytesCloseLimit ?? 64 * 1024 * 1024,
+    clientHandshakeTimeoutMs: v.clientHandshakeTimeoutMs ?? 5000,
+    maxHandshakingCnxns: v.maxHandshakingCnxns ?? 16,
+  };
+  for (const [pause, close] of [['clientOutstandingLimit', 'clientOutstandingCloseLimit'], ['clientUnsentBytesLimit', 'clientUnsentBytesCloseLimit']] as const) {
+    if (out[close] < out[pause]) {
+      const text = (f: keyof ClientLimits) => (v[f] === undefined ? `${f} (default ${out[f]})` : b.describe(f));
+      b.fail(v[close] === undefined ? pause : close, `${text(close)} must not be below ${text(pause)}`);
+    }
+  }
+  return out;
 }
 
 /**
