@@ -1,11 +1,15 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
 
-/** `zabkit server --config FILE [--myid N]`: runs until SIGTERM / SIGINT. */
+/**
+ * `zabkit server --config FILE [--myid N] [--rejoin-empty]`: runs until SIGTERM / SIGINT. A data dir
+ * that is not a whole history is refused (exit 1, the reason and the way out on one line);
+ * --rejoin-empty then moves it aside and starts empty (RunServerOptions.rejoinEmpty).
+ */
 export async function runServerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, myid: { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, myid: { type: 'string' }, 'rejoin-empty': { type: 'boolean' } },
     strict: true,
   });
   if (!values.config) {
@@ -41,7 +45,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   try {
-    server = await runServer(loaded.config, logger, { signal: startup.signal });
+    server = await runServer(loaded.config, logger, { signal: startup.signal, rejoinEmpty: values['rejoin-empty'] ?? false });
   } catch (err) {
     if (startup.signal.aborted && err === startup.signal.reason) {
       logger.info('server stopped before it started serving');

@@ -5,9 +5,10 @@ import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
 import { ClientListener } from '../net/client-listener.js';
 import { PeerNetwork } from '../net/peer-network.js';
-import { openFileStorage, type FileStorage } from '../storage/index.js';
+import { moveDamagedAside, openFileStorage, type FileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
+import { checkHistory, isDamagedData, loadEpochs } from './history-guard.js';
 import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
@@ -125,17 +126,47 @@ export class ClusterServer implements StartedServer {
   /**
    * Recovers the data directory, then listens and starts electing. Aborting `signal` stops startup
    * at the next step (within log recovery, at the next segment): nothing is left open and start
-   * rejects with the signal's reason.
+   * rejects with the signal's reason. A data dir that is not a whole history (or whose log is
+   * corrupt) rejects with IncompleteHistoryError (CorruptLogError); with `rejoinEmpty` its files are
+   * moved aside instead and the server starts empty, to be sent a full snapshot by the leader.
    */
-  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`), signal?: AbortSignal): Promise<ClusterServer> {
+  static async start(
+    config: ServerConfig,
+    logger = createLogger(`server.${config.myid}`),
+    signal?: AbortSignal,
+    options: { rejoinEmpty?: boolean } = {},
+  ): Promise<ClusterServer> {
+    try {
+      return await ClusterServer.startFromDisk(config, logger, signal);
+    } catch (err) {
+      if (!options.rejoinEmpty || !isDamagedData(err)) throw err;
+      if (config.servers.length <= 1) {
+        throw new Error(`${err.message}. --rejoin-empty needs an ensemble to copy the data from: a standalone server would start empty and stay so`, {
+          cause: err,
+        });
+      }
+      const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const moved = await moveDamagedAside(config.dataDir, storage.snapDir, storage.logDir, stamp);
+      logger.warn(`--rejoin-empty: ${err.message}`);
+      logger.warn(
+        `--rejoin-empty: moved ${moved.files} file(s) aside, the snapshots and epochs to ${moved.snapDir} and the log to ${moved.logDir}; ` +
+          'starting empty, to receive a full snapshot from the leader',
+      );
+      return ClusterServer.startFromDisk(config, logger, signal);
+    }
+  }
+
+  private static async startFromDisk(config: ServerConfig, logger: Logger, signal?: AbortSignal): Promise<ClusterServer> {
     const storage = await openFileStorage({
       dataDir: config.dataDir,
       dataLogDir: config.dataLogDir,
       preallocateBytes: config.preAllocSize * 1024,
     });
+    // (first: a brand-new data dir gets its epoch files before anything else is written)
+    const epochs = await loadEpochs(storage, config.dataDir);
     const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
     for (const w of snapWarnings) logger.warn(w);
-    const epochs = await storage.epochs.load();
     const scale = Math.max(1, Math.round(config.tickTime / NODE_TICK_MS));
     const now = Date.now();
     const peers =
@@ -172,6 +203,7 @@ export class ClusterServer implements StartedServer {
       await storage.log.close();
       signal.throwIfAborted();
     }
+    await checkHistory(storage, config.dataDir, snapshot?.zxid ?? null, storage.log);
     const server = new ClusterServer(config, node, storage.log, storage, logger);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
