@@ -7,6 +7,8 @@ export interface StartServerOptions extends Partial<ServerConfig> {
   dataDir: string;
   /** Log lines to stderr (default) or pass `false` / a Logger. */
   logger?: Logger | false;
+  /** See RunServerOptions.rejoinEmpty. Default false. */
+  rejoinEmpty?: boolean;
 }
 
 /**
@@ -18,11 +20,11 @@ export interface StartServerOptions extends Partial<ServerConfig> {
  * const client = await connect(server.connectString);
  */
 export async function startServer(options: StartServerOptions): Promise<StartedServer> {
-  const { logger: loggerOpt, ...partial } = options;
+  const { logger: loggerOpt, rejoinEmpty, ...partial } = options;
   const { config, warnings } = configFromObject(partial);
   const logger = loggerOpt === false ? silentLogger : (loggerOpt ?? createLogger(`server.${config.myid}`));
   for (const w of warnings) logger.warn(w);
-  return runServer(config, logger);
+  return runServer(config, logger, { rejoinEmpty: rejoinEmpty ?? false });
 }
 
 export interface RunServerOptions {

@@ -141,7 +141,8 @@ export interface RecoverLogOptions {
  * already have been handed over, and whatever was built from them must be discarded.
  */
 export async function recoverLog(dir: string, after: Zxid, options: RecoverLogOptions = {}): Promise<RecoveredLog> {
-  const { onRecord, fill = { preallocateBytes: 0 } } = options;
+  // (a caller that does not say how the log was written gets no zeroed-tail verdict)
+  const { onRecord, fill = { preallocateBytes: Infinity } } = options;
   await ensureDir(dir);
   const files = await listSegments(dir);
   const segments: SegmentInfo[] = [];
