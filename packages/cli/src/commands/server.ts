@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
+import { ConfigError, IncompleteHistoryError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
 
 /**
  * `zabkit server --config FILE [--myid N] [--rejoin-empty]`: runs until SIGTERM / SIGINT. A data dir
@@ -51,7 +51,8 @@ export async function runServerCommand(args: string[]): Promise<number> {
       logger.info('server stopped before it started serving');
       return 0;
     }
-    logger.error(`cannot start: ${(err as Error).message}`);
+    // (a refusal's message says what is wrong and the way out: no "cannot start" prefix, no stack)
+    logger.error(err instanceof IncompleteHistoryError ? err.message : `cannot start: ${(err as Error).message}`);
     return 1;
   }
   const err = await server.stopped;

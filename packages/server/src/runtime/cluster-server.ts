@@ -8,7 +8,7 @@ import { PeerNetwork } from '../net/peer-network.js';
 import { moveDamagedAside, openFileStorage, type FileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
-import { checkHistory, isDamagedData, loadEpochs } from './history-guard.js';
+import { IncompleteHistoryError, checkHistory, isDamagedData, loadEpochs } from './history-guard.js';
 import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
@@ -148,7 +148,7 @@ export class ClusterServer implements StartedServer {
       const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
       const moved = await moveDamagedAside(config.dataDir, storage.snapDir, storage.logDir, stamp);
-      logger.warn(`--rejoin-empty: ${err.message}`);
+      logger.warn(`--rejoin-empty: the data dir is damaged: ${err instanceof IncompleteHistoryError ? err.problem : err.message}`);
       logger.warn(
         `--rejoin-empty: moved ${moved.files} file(s) aside, the snapshots and epochs to ${moved.snapDir} and the log to ${moved.logDir}; ` +
           'starting empty, to receive a full snapshot from the leader',

@@ -33,7 +33,7 @@ export function isDamagedData(err: unknown): err is IncompleteHistoryError | Cor
 /** The refusal: what is wrong, and how to get out of it. */
 export function refusal(storage: Pick<FileStorage, 'snapDir' | 'logDir'>, dataDir: string, problem: string, gap: HistoryGap | null = null): IncompleteHistoryError {
   return new IncompleteHistoryError(
-    `refusing to start: ${problem}. The data in ${storage.snapDir} and ${storage.logDir} is not a whole history, ` +
+    `server refuses to start: ${problem}. The data in ${storage.snapDir} and ${storage.logDir} is not a whole history, ` +
       'and serving from it would serve part of the tree. Either restore the missing files, or restart this server with ' +
       `\`zabkit server --rejoin-empty\` (runServer option rejoinEmpty): it moves the damaged files aside into ${dataDir}/damaged-<UTC time>/ ` +
       'and starts empty, so that the leader sends it a full snapshot',
