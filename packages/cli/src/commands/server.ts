@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, IncompleteHistoryError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
+import { ConfigError, CorruptLogError, IncompleteHistoryError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
 
 /**
  * `zabkit server --config FILE [--myid N] [--rejoin-empty]`: runs until SIGTERM / SIGINT. A data dir
@@ -52,7 +52,9 @@ export async function runServerCommand(args: string[]): Promise<number> {
       return 0;
     }
     // (a refusal's message says what is wrong and the way out: no "cannot start" prefix, no stack)
-    logger.error(err instanceof IncompleteHistoryError ? err.message : `cannot start: ${(err as Error).message}`);
+    if (err instanceof IncompleteHistoryError) logger.error(err.message);
+    else if (err instanceof CorruptLogError) logger.error(`cannot start: ${err.message}. Restore the file, or restart with --rejoin-empty to rejoin empty`);
+    else logger.error(`cannot start: ${(err as Error).message}`);
     return 1;
   }
   const err = await server.stopped;

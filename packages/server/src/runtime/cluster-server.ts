@@ -5,10 +5,10 @@ import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
 import { ClientListener } from '../net/client-listener.js';
 import { PeerNetwork } from '../net/peer-network.js';
-import { moveDamagedAside, openFileStorage, type FileStorage } from '../storage/index.js';
+import { openFileStorage, type FileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
-import { IncompleteHistoryError, checkHistory, isDamagedData, loadEpochs } from './history-guard.js';
+import { checkHistory, isDamagedData, loadEpochs, moveAsideToRejoin } from './history-guard.js';
 import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
@@ -140,19 +140,7 @@ export class ClusterServer implements StartedServer {
       return await ClusterServer.startFromDisk(config, logger, signal);
     } catch (err) {
       if (!options.rejoinEmpty || !isDamagedData(err)) throw err;
-      if (config.servers.length <= 1) {
-        throw new Error(`${err.message}. --rejoin-empty needs an ensemble to copy the data from: a standalone server would start empty and stay so`, {
-          cause: err,
-        });
-      }
-      const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
-      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-      const moved = await moveDamagedAside(config.dataDir, storage.snapDir, storage.logDir, stamp);
-      logger.warn(`--rejoin-empty: the data dir is damaged: ${err instanceof IncompleteHistoryError ? err.problem : err.message}`);
-      logger.warn(
-        `--rejoin-empty: moved ${moved.files} file(s) aside, the snapshots and epochs to ${moved.snapDir} and the log to ${moved.logDir}; ` +
-          'starting empty, to receive a full snapshot from the leader',
-      );
+      await moveAsideToRejoin(config, logger, err);
       return ClusterServer.startFromDisk(config, logger, signal);
     }
   }

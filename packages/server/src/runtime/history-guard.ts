@@ -5,11 +5,14 @@
  */
 import { readdir } from 'node:fs/promises';
 import type { Zxid } from '@zabkit/protocol';
-import type { FileStorage } from '../storage/open-storage.js';
+import { moveDamagedAside } from '../storage/move-aside.js';
+import { openFileStorage, type FileStorage } from '../storage/open-storage.js';
 import { findHistoryGap, type HistoryGap } from '../storage/history-check.js';
 import { parseSegmentName } from '../storage/format.js';
 import { isNotFound } from '../storage/fs-util.js';
 import { CorruptLogError, type TxnLog } from '../storage/types.js';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
 
 /** The data dir does not hold a whole history (or its epochs): the server refuses to start from it. */
 export class IncompleteHistoryError extends Error {
@@ -96,4 +99,25 @@ export async function checkHistory(
     throw refusal(storage, dataDir, gap.message, gap);
   }
   if (snapshotZxid !== null && snapshotZxid > log.lastZxid()) await log.restartAfter(snapshotZxid);
+}
+
+/**
+ * --rejoin-empty after `err` refused the data dir: moves its files aside (saying where) so that the
+ * next start is a brand-new, empty one. Refuses (rethrows) for a standalone server: nothing could
+ * send it the data back.
+ */
+export async function moveAsideToRejoin(config: ServerConfig, logger: Logger, err: IncompleteHistoryError | CorruptLogError): Promise<void> {
+  if (config.servers.length <= 1) {
+    throw new Error(`${err.message}. --rejoin-empty needs an ensemble to copy the data from: a standalone server would start empty and stay so`, {
+      cause: err,
+    });
+  }
+  const storage = await openFileStorage({ dataDir: config.dataDir, dataLogDir: config.dataLogDir });
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const moved = await moveDamagedAside(config.dataDir, storage.snapDir, storage.logDir, stamp);
+  logger.warn(`--rejoin-empty: the data dir is damaged: ${err instanceof IncompleteHistoryError ? err.problem : err.message}`);
+  logger.warn(
+    `--rejoin-empty: moved ${moved.files} file(s) aside, the snapshots and epochs to ${moved.snapDir} and the log to ${moved.logDir}; ` +
+      'starting empty, to receive a full snapshot from the leader',
+  );
 }

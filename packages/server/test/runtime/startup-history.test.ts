@@ -27,19 +27,28 @@ async function refused(dataDir: string, opts: Partial<StartServerOptions> = {}):
 
 const SNAPS = { snapCount: 50, snapRetainCount: 3 };
 
-/** 300 creates with a snapshot every 50 txns (3 kept, older segments purged), then a clean stop. */
-async function populated(): Promise<{ dir: string; snapDir: string; logDir: string }> {
+const names = async (dir: string, prefix: string) => (await readdir(dir)).filter((n) => n.startsWith(prefix) && !n.endsWith('.tmp')).sort();
+
+/**
+ * Creates under /h, 25 at a time, with a snapshot every 50 txns, until the snapshotter purged the
+ * start of the log (at most 1500), then stops the server cleanly. Returns how many were created.
+ */
+async function populated(): Promise<{ dir: string; snapDir: string; logDir: string; count: number }> {
   const dir = await tempDir();
   const server = await start(dir, SNAPS);
   const c = await connect(server.connectString);
   await c.create('/h', null);
-  for (let i = 0; i < 300; i += 25) await Promise.all(Array.from({ length: 25 }, (_, j) => c.create(`/h/n${i + j}`, `v${i + j}`)));
+  let count = 0;
+  // (snapshots run beside the writes: how soon the third one purges the log depends on the machine)
+  while (count < 1500 && ((await names(dir, 'log.'))[0] === 'log.0000000100000001' || count < 300)) {
+    await Promise.all(Array.from({ length: 25 }, (_, j) => c.create(`/h/n${count + j}`, `v${count + j}`)));
+    count += 25;
+  }
   await c.close();
   await server.close();
-  return { dir, snapDir: join(dir, 'snap'), logDir: dir }; // (dataLogDir defaults to dataDir)
+  return { dir, snapDir: join(dir, 'snap'), logDir: dir, count }; // (dataLogDir defaults to dataDir)
 }
 
-const names = async (dir: string, prefix: string) => (await readdir(dir)).filter((n) => n.startsWith(prefix) && !n.endsWith('.tmp')).sort();
 
 describe('startup refuses a data dir that is not a whole history', () => {
   it('every snapshot deleted after the old log was purged: refused, naming the gap and --rejoin-empty; files left as they were', async () => {
@@ -64,7 +73,7 @@ describe('startup refuses a data dir that is not a whole history', () => {
   it('a deleted middle segment after the newest valid snapshot: refused, naming the segments on both sides', async () => {
     const { dir, snapDir, logDir } = await populated();
     const snaps = await names(snapDir, 'snapshot.');
-    expect(snaps.length).toBe(3);
+    expect(snaps.length).toBeGreaterThanOrEqual(2);
     for (const s of snaps.slice(1)) await unlink(join(snapDir, s)); // the oldest one is the newest left
     const base = BigInt(`0x${snaps[0]!.slice('snapshot.'.length)}`);
     const spans = segmentSpans((await recoverLog(logDir, 0n)).segments);
@@ -80,12 +89,12 @@ describe('startup refuses a data dir that is not a whole history', () => {
   });
 
   it('with the history whole (newest snapshots lost, older one and its log kept) the server starts with every znode', async () => {
-    const { dir, snapDir } = await populated();
+    const { dir, snapDir, count } = await populated();
     const snaps = await names(snapDir, 'snapshot.');
     for (const s of snaps.slice(1)) await unlink(join(snapDir, s));
     const server = await start(dir, SNAPS);
     const c = await connect(server.connectString);
-    expect((await c.getChildren('/h')).length).toBe(300);
+    expect((await c.getChildren('/h')).length).toBe(count);
     await c.close();
   });
 });
@@ -98,7 +107,7 @@ describe('startup and the epoch files', () => {
   });
 
   it('missing, unreadable, or one of two: refused naming the file; the old currentEpoch of the ZAB crash window starts', async () => {
-    const { dir, snapDir } = await populated();
+    const { dir, snapDir, count } = await populated();
     const current = join(snapDir, 'currentEpoch');
     const accepted = join(snapDir, 'acceptedEpoch');
     const epoch = Number((await readFile(current, 'utf8')).trim());
@@ -125,7 +134,7 @@ describe('startup and the epoch files', () => {
     await writeFile(current, `${epoch}\n`);
     const server = await start(dir);
     const c = await connect(server.connectString);
-    expect((await c.getChildren('/h')).length).toBe(300);
+    expect((await c.getChildren('/h')).length).toBe(count);
     await c.close();
   });
 });
