@@ -57,6 +57,7 @@ describe('a follower with an incomplete history (3 real processes, snapCount 100
     expect(line, h!.tail(20)).toBeDefined();
     expect(line).toContain('--rejoin-empty');
     expect(h!.linesMatching(/ ready on /, id, since)).toEqual([]);
+    expect(h!.linesMatching(/^\s+at /, id, since), 'no stack trace').toEqual([]);
     return line!;
   }
 

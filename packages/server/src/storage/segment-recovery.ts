@@ -184,10 +184,11 @@ export async function recoverLog(dir: string, after: Zxid, options: RecoverLogOp
     const atFill = stopsAtZeroFill(buf, scan);
     const stop = atFill ? null : scan.stop;
     if (isLast && !stop && scan.end === headerBytes) {
-      // Crashed between creating the segment and its first durable record.
+      // Crashed between creating the segment and its first durable record (or its records were zeroed).
       await unlink(path);
       dirChanged = true;
-      warnings.push(`txn log ${path}: segment holds no record; removed it`);
+      const fillText = buf.length > headerBytes ? ` (${buf.length - headerBytes} byte(s) of zero fill after its header)` : '';
+      warnings.push(`txn log ${path}: segment holds no record${fillText}; removed it`);
       continue;
     }
     if (stop) {
