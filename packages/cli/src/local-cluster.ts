@@ -132,11 +132,15 @@ export class LocalCluster {
     return node;
   }
 
-  /** Starts (or restarts) node `id` and waits until it says it is ready. */
-  async startNode(id: number): Promise<void> {
+  /**
+   * Starts (or restarts) node `id` and waits until it says it is ready; `serverArgs` are extra
+   * `zabkit server` flags (e.g. `['--rejoin-empty']`).
+   */
+  async startNode(id: number, opts: { serverArgs?: string[] } = {}): Promise<void> {
     const node = this.node(id);
     if (node.process) throw new Error(`node ${id} is already running`);
-    const child = spawn(process.execPath, [...this.opts.nodeArgs, BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id)], {
+    const args = [...this.opts.nodeArgs, BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id), ...(opts.serverArgs ?? [])];
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     node.process = child;

@@ -2,6 +2,7 @@ export * from './core/index.js';
 export * from './storage/index.js';
 export { startServer, runServer, type StartServerOptions, type RunServerOptions } from './runtime/start-server.js';
 export type { StartedServer } from './runtime/cluster-server.js';
+export { IncompleteHistoryError } from './runtime/history-guard.js';
 export {
   parseConfig,
   loadConfig,

@@ -8,6 +8,7 @@ import { PeerNetwork } from '../net/peer-network.js';
 import { openFileStorage, type FileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
+import { checkHistory, isDamagedData, loadEpochs, moveAsideToRejoin } from './history-guard.js';
 import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
@@ -135,19 +136,37 @@ export class ClusterServer implements StartedServer {
   /**
    * Recovers the data directory, then listens and starts electing. Aborting `signal` stops startup
    * at the next step (within log recovery, at the next segment): nothing is left open and start
-   * rejects with the signal's reason.
+   * rejects with the signal's reason. A data dir that is not a whole history (or whose log is
+   * corrupt) rejects with IncompleteHistoryError (CorruptLogError); with `rejoinEmpty` its files are
+   * moved aside instead and the server starts empty, to be sent a full snapshot by the leader.
    */
-  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`), signal?: AbortSignal): Promise<ClusterServer> {
+  static async start(
+    config: ServerConfig,
+    logger = createLogger(`server.${config.myid}`),
+    signal?: AbortSignal,
+    options: { rejoinEmpty?: boolean } = {},
+  ): Promise<ClusterServer> {
     // (first: a cluster without peer authentication is refused before anything is opened)
     const peerAuth = await loadPeerAuth(config.peerAuth, config.servers.length, logger);
+    try {
+      return await ClusterServer.startFromDisk(config, logger, peerAuth, signal);
+    } catch (err) {
+      if (!options.rejoinEmpty || !isDamagedData(err)) throw err;
+      await moveAsideToRejoin(config, logger, err);
+      return ClusterServer.startFromDisk(config, logger, peerAuth, signal);
+    }
+  }
+
+  private static async startFromDisk(config: ServerConfig, logger: Logger, peerAuth: LoadedPeerAuth, signal?: AbortSignal): Promise<ClusterServer> {
     const storage = await openFileStorage({
       dataDir: config.dataDir,
       dataLogDir: config.dataLogDir,
       preallocateBytes: config.preAllocSize * 1024,
     });
+    // (first: a brand-new data dir gets its epoch files before anything else is written)
+    const epochs = await loadEpochs(storage, config.dataDir);
     const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
     for (const w of snapWarnings) logger.warn(w);
-    const epochs = await storage.epochs.load();
     const scale = Math.max(1, Math.round(config.tickTime / NODE_TICK_MS));
     const now = Date.now();
     const peers =
@@ -185,6 +204,7 @@ export class ClusterServer implements StartedServer {
       await storage.log.close();
       signal.throwIfAborted();
     }
+    await checkHistory(storage, config.dataDir, snapshot?.zxid ?? null, storage.log);
     const server = new ClusterServer(config, node, storage.log, storage, logger, peerAuth);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
