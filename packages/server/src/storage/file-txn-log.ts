@@ -6,6 +6,8 @@ import { LOG_HEADER_BYTES, MAX_RECORD_BYTES, decodeRecord, encodeRecord, logHead
 import { fsyncDir, readPrefix, writeAllSync } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
 import type { SegmentSpan } from './history-check.js';
+import { withContinuation } from './history-check.js';
+import { readContinuation, removeContinuation, writeContinuation, CONTINUATION_FILE } from './log-continuation.js';
 import { recoverLog, scanSegment, segmentSpans, type OnRecord, type SegmentInfo } from './segment-recovery.js';
 import { CorruptLogError, type LogRecord, type LogRecovery, type TxnLog } from './types.js';
 
@@ -76,6 +78,8 @@ export class FileTxnLog implements TxnLog {
   private tailHeaderBytes = LOG_HEADER_BYTES;
   private rollRequested = false;
   private last: Zxid = 0n;
+  /** The durable `log.continues` marker (see log-continuation.ts), or null. */
+  private continuesAfter: Zxid | null = null;
   private state: 'new' | 'open' | 'closed' = 'new';
   private failure: unknown = null;
   private chain: Promise<unknown> = Promise.resolve();
@@ -106,6 +110,12 @@ export class FileTxnLog implements TxnLog {
     });
     this.segments = rec.segments;
     this.last = rec.lastZxid;
+    this.continuesAfter = await readContinuation(this.dir);
+    if (this.continuesAfter !== null && this.continuesAfter > this.last) {
+      // (the next record starts the segment that continues after the jump)
+      this.last = this.continuesAfter;
+      this.rollRequested = true;
+    }
     const tail = this.segments.at(-1);
     if (tail) await this.openTail(tail);
     this.tailBytes = tail ? tail.size : -1;
@@ -172,11 +182,16 @@ export class FileTxnLog implements TxnLog {
       throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(this.last)}`);
     }
     this.rollRequested = true;
+    if (zxid === this.last) return;
     this.last = zxid;
+    await this.exclusive(async () => {
+      await writeContinuation(this.dir, zxid);
+      this.continuesAfter = zxid;
+    });
   }
 
   segmentSpans(): SegmentSpan[] {
-    return segmentSpans(this.segments);
+    return withContinuation(segmentSpans(this.segments), this.continuesAfter, join(this.dir, CONTINUATION_FILE));
   }
 
   truncateAfter(zxid: Zxid): Promise<void> {
@@ -227,6 +242,15 @@ export class FileTxnLog implements TxnLog {
     }
     if (seg && !this.fh) await this.openTail(seg);
     this.last = seg ? seg.lastZxid : 0n;
+    // a jump the TRUNC cut below is no longer part of this history
+    if (this.continuesAfter !== null && this.continuesAfter > zxid) {
+      await removeContinuation(this.dir);
+      this.continuesAfter = null;
+    }
+    if (this.continuesAfter !== null && this.continuesAfter > this.last) {
+      this.last = this.continuesAfter;
+      this.rollRequested = true;
+    }
     this.tailBytes = seg ? seg.size : -1;
     this.tailHeaderBytes = seg ? seg.headerBytes : LOG_HEADER_BYTES;
   }

@@ -66,3 +66,15 @@ export function findHistoryGap(snapshotZxid: Zxid | null, segments: readonly Seg
   }
   return null;
 }
+
+/**
+ * The segments' spans with the jump to `after` as a span of its own, in its place (after every segment
+ * that ends at or before it): segments started after the jump continue from it, and a history that
+ * reaches the jump only through a lost snapshot shows a gap there.
+ */
+export function withContinuation(spans: readonly SegmentSpan[], after: Zxid | null, name: string): SegmentSpan[] {
+  if (after === null || after === 0n) return [...spans];
+  const at = spans.findIndex((s) => s.lastZxid > after);
+  const mark: SegmentSpan = { name, prevZxid: after, firstZxid: after, lastZxid: after };
+  return at < 0 ? [...spans, mark] : [...spans.slice(0, at), mark, ...spans.slice(at)];
+}

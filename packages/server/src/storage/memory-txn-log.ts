@@ -1,4 +1,5 @@
 import type { Zxid } from '@zabkit/protocol';
+import { withContinuation } from './history-check.js';
 import { GroupCommit } from './group-commit.js';
 import { showZxid } from './format.js';
 import type { SegmentSpan } from './history-check.js';
@@ -47,6 +48,8 @@ export class MemoryTxnLog implements TxnLog {
   private rollRequested = false;
   private tailCount = -1;
   private last: Zxid = 0n;
+  /** The durable continuation marker, as FileTxnLog's `log.continues` (see log-continuation.ts). */
+  private continuesAfter: Zxid | null = null;
   private crashed = false;
   private closed = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -92,7 +95,13 @@ export class MemoryTxnLog implements TxnLog {
     const segments = this.segments.map((s) => ({ prev: s.prev, records: [...s.records] }));
     const survivors = [...this.inFlight, ...this.pending].slice(0, Math.max(0, options.keepUnflushed ?? 0));
     for (const e of survivors) addEntry(segments, e);
-    return MemoryTxnLog.fromSegments(segments, this.options);
+    const after = MemoryTxnLog.fromSegments(segments, this.options);
+    after.continuesAfter = this.continuesAfter;
+    if (this.continuesAfter !== null && this.continuesAfter > after.last) {
+      after.last = this.continuesAfter;
+      after.rollRequested = true;
+    }
+    return after;
   }
 
   async open(after: Zxid): Promise<LogRecovery> {
@@ -145,16 +154,19 @@ export class MemoryTxnLog implements TxnLog {
       throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(this.last)}`);
     }
     this.rollRequested = true;
+    if (zxid === this.last) return;
     this.last = zxid;
+    this.continuesAfter = zxid;
   }
 
   segmentSpans(): SegmentSpan[] {
-    return this.segments.map((s, i) => ({
+    const spans = this.segments.map((s, i) => ({
       name: `segment ${i} (0x${s.records[0]!.zxid.toString(16)})`,
       prevZxid: s.prev,
       firstZxid: s.records[0]!.zxid,
       lastZxid: s.records.at(-1)!.zxid,
     }));
+    return withContinuation(spans, this.continuesAfter, 'log.continues');
   }
 
   truncateAfter(zxid: Zxid): Promise<void> {
@@ -167,6 +179,11 @@ export class MemoryTxnLog implements TxnLog {
         while (tail.records.at(-1)!.zxid > zxid) tail.records.pop();
       }
       this.last = tail?.records.at(-1)?.zxid ?? 0n;
+      if (this.continuesAfter !== null && this.continuesAfter > zxid) this.continuesAfter = null;
+      if (this.continuesAfter !== null && this.continuesAfter > this.last) {
+        this.last = this.continuesAfter;
+        this.rollRequested = true;
+      }
       this.tailCount = tail ? tail.records.length : -1;
     });
   }

@@ -95,6 +95,55 @@ describe('log segment header v2 (prevZxid)', () => {
     expect(gap).toMatchObject({ after: z(1, 5), before: z(3, 11) });
   });
 
+  it('a SNAP install is durable before any txn follows it: losing that snapshot after a restart is a gap at log.continues', async () => {
+    const dir = await tempDir();
+    const storage = await openFileStorage({ dataDir: dir, preallocateBytes: 0 });
+    await storage.log.open(0n);
+    const executor = new StorageExecutor(storage.log, storage.snapshots, storage.epochs, async () => {});
+    storage.log.append([1, 2, 3].map((c) => rec(z(1, c))));
+    await storage.log.flush();
+    await executor.submit([{ kind: 'installSnapshot', zxid: z(3, 10), chunks: [new Uint8Array([1, 2, 3])] }]);
+    await storage.log.close(); // the process stops before any txn after the snapshot is logged
+
+    const reopen = async (): Promise<FileTxnLog> => {
+      const log = new FileTxnLog({ dir: storage.logDir, preallocateBytes: 0 });
+      await log.open(0n);
+      return log;
+    };
+    let log = await reopen();
+    expect(log.lastZxid()).toBe(z(3, 10));
+    expect(findHistoryGap(z(3, 10), log.segmentSpans())).toBeNull();
+    // the next txn still continues after the snapshot, in a segment that says so
+    log.append([rec(z(3, 11))]);
+    await log.flush();
+    await log.close();
+    log = await reopen();
+    expect(findHistoryGap(z(3, 10), log.segmentSpans())).toBeNull();
+    // without the snapshot the old segment ends at 0x100000003: not the whole history
+    const gap = findHistoryGap(null, log.segmentSpans());
+    expect(gap).toMatchObject({ after: z(1, 3), before: z(3, 10) });
+    expect(gap!.message).toContain('log.continues');
+    await log.close();
+  });
+
+  it('a TRUNC below the jump forgets it; one that keeps it keeps it', async () => {
+    const dir = await tempDir();
+    const log = new FileTxnLog({ dir, preallocateBytes: 0 });
+    await log.open(0n);
+    log.append([rec(z(1, 1)), rec(z(1, 2))]);
+    await log.flush();
+    await log.restartAfter(z(2, 5));
+    log.append([rec(z(2, 6)), rec(z(2, 7))]);
+    await log.flush();
+    await log.truncateAfter(z(2, 6));
+    expect(log.lastZxid()).toBe(z(2, 6));
+    expect(findHistoryGap(z(2, 5), log.segmentSpans())).toBeNull();
+    await log.truncateAfter(z(1, 2));
+    expect(log.lastZxid()).toBe(z(1, 2));
+    expect(findHistoryGap(null, log.segmentSpans())).toBeNull();
+    await log.close();
+  });
+
   it('all snapshots deleted and the first segment purged: the gap names no snapshot and the first segment left', async () => {
     const dir = await tempDir();
     await logOfRuns(dir, [[1n, 2n, 3n], [4n, 5n], [6n, 7n]]);
@@ -171,12 +220,13 @@ describe('MemoryTxnLog keeps the same contract', () => {
     const expected = [
       [0n, z(1, 1), z(1, 2)],
       [z(1, 2), z(1, 3), z(1, 3)],
+      [z(3, 7), z(3, 7), z(3, 7)], // the durable mark of the jump (log.continues)
       [z(3, 7), z(3, 8), z(3, 8)],
     ];
     expect(links(log.segmentSpans())).toEqual(expected);
     const after = s.crash();
     expect(links(after.log.segmentSpans())).toEqual(expected);
-    expect(findHistoryGap(null, after.log.segmentSpans())).toMatchObject({ after: z(1, 3), before: z(3, 8) });
+    expect(findHistoryGap(null, after.log.segmentSpans())).toMatchObject({ after: z(1, 3), before: z(3, 7) });
     expect(findHistoryGap(z(3, 7), after.log.segmentSpans())).toBeNull();
     await after.log.truncateAfter(z(1, 3));
     after.log.append([rec(z(1, 4))]);
