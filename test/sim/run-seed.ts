@@ -32,7 +32,7 @@ export const replayHint = (seed: number) => `replay: SEED=${seed} npx vitest run
  * converge; the checkers run after every step and at the end. Throws a
  * SimFailure naming the seed and carrying the last log lines.
  */
-export function runSeed(seed: number): SeedResult {
+export function runSeed(seed: number, opts: { checkStart?: boolean } = {}): SeedResult {
   const shape = new Rng(seed ^ 0x5eed);
   const voters = shape.pick([3, 3, 5]);
   const observers = shape.chance(0.25) ? 1 : 0;
@@ -48,6 +48,7 @@ export function runSeed(seed: number): SeedResult {
     maxFsyncMs: shape.int(2, 20),
     committedLogSize: shape.pick([2, 5, 20, 50]),
     tornDisk: shape.chance(0.5),
+    checkStart: opts.checkStart ?? true,
   });
   const checker = new Checker(sim);
   const operator = new Operator(sim);
