@@ -19,7 +19,7 @@ export function damageDisk(disk: SimDisk, kind: DiskFault, rng: Rng): string {
       const newest = disk.snapshotZxid();
       let purged = 0;
       if (newest !== null) {
-        while (disk.segments.length > 1 && lastOf(disk, 0) <= newest) {
+        while (disk.segments.length > 1 && disk.lastOf(disk.segments[0]!) <= newest) {
           disk.segments.shift();
           purged++;
         }
@@ -40,9 +40,4 @@ export function damageDisk(disk: SimDisk, kind: DiskFault, rng: Rng): string {
       return `deleted the ${f} file`;
     }
   }
-}
-
-function lastOf(disk: SimDisk, i: number) {
-  const txns = disk.segments[i]!.txns;
-  return txns[txns.length - 1]!.hdr.zxid;
 }

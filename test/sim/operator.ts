@@ -12,12 +12,17 @@ const RETRY_MS = 100;
  * empty has given up the copies it held, and a txn whose commit quorum counted one of them could
  * otherwise be outvoted by servers that never logged it (for a voter: every other voter is serving
  * one leader with that leader's applied history durable on its disk; an observer's copies count
- * for no quorum). Servers whose disk a fault damaged are `damaged` until they serve again; the
- * fault schedule damages one server at a time.
+ * for no quorum). When so many voters wait that the rest cannot form a quorum, they rejoin one at
+ * a time (lowest id first) once every other voter is running: the empty one then follows the best
+ * of those. Either way one rejoin at a time: the next waits until the last one serves. Servers
+ * whose disk a fault damaged are `damaged` until they serve again; the fault schedule damages one
+ * server at a time (a TRUNC reload can stop a second one, see the README).
  */
 export class Operator {
   readonly damaged = new Set<number>();
   private readonly waiting = new Set<number>();
+  /** Rejoined empty, not serving yet. */
+  private readonly rejoined = new Set<number>();
 
   constructor(private readonly sim: SimCluster) {
     sim.hooks.push({ onRefusal: (id) => this.rejoinWhenSafe(id) });
@@ -25,6 +30,7 @@ export class Operator {
     sim.onStep = () => {
       prev?.();
       if (this.damaged.size > 0) for (const id of this.damaged) if (this.serving(id)) this.damaged.delete(id);
+      if (this.rejoined.size > 0) for (const id of this.rejoined) if (this.serving(id) || !this.sim.running(id)) this.rejoined.delete(id);
     };
   }
 
@@ -52,6 +58,7 @@ export class Operator {
         return;
       }
       this.waiting.delete(id);
+      this.rejoined.add(id);
       this.sim.rejoinEmpty(id);
     };
     this.sim.schedule(this.sim.now, attempt);
@@ -60,11 +67,18 @@ export class Operator {
   private safeToEmpty(id: number): boolean {
     const { sim } = this;
     if (sim.peers.find((p) => p.id === id)!.role === 'observer') return true;
+    if (this.rejoined.size > 0) return false;
+    const voters = sim.peers.filter((p) => p.role === 'participant').map((p) => p.id);
+    const healthy = voters.filter((v) => v !== id && !this.waiting.has(v));
+    if (healthy.length < Math.floor(voters.length / 2) + 1) {
+      const first = Math.min(...voters.filter((v) => this.waiting.has(v)));
+      return id === first && healthy.every((v) => sim.running(v));
+    }
     const leader = sim.leaders()[0];
     if (leader === undefined || sim.leaders().length > 1) return false;
     const applied = sim.node(leader)!.lastAppliedZxid();
     return sim.peers.every((p) => {
-      if (p.id === id || p.role === 'observer') return true;
+      if (p.id === id || p.role === 'observer' || this.waiting.has(p.id)) return true;
       const n = sim.node(p.id);
       return n !== null && n.leaderId() === leader && sim.disk(p.id).lastZxid() >= applied;
     });

@@ -1,7 +1,10 @@
 import type { Zxid } from '@zabkit/protocol';
 import { findHistoryGap, type SegmentSpan, type StorageOp, type Txn } from '@zabkit/server';
 
-/** One log segment file: the zxid logged just before its first record, then its records (never empty). */
+/**
+ * One log segment file: the zxid logged just before its first record, then its records. Empty only
+ * as the marker a SNAP install or a truncate leaves (see SimDisk).
+ */
 export interface SimSegment {
   prevZxid: Zxid;
   txns: Txn[];
@@ -20,6 +23,12 @@ const hex = (z: Zxid) => `0x${z.toString(16)}`;
  * segment, whose prevZxid is the record before it), a SNAP install restarts it after the
  * snapshot's zxid, a truncate deletes and cuts segments from the end. Epoch files exist once
  * written; a brand-new disk has none (start writes both as 0).
+ *
+ * Where the log continues is durable at once: a SNAP install at Z (and a truncate that leaves no
+ * record above the snapshot it keeps) writes an empty segment whose prevZxid is Z. Without it, a
+ * snapshot lost before the next record is logged leaves an older history that checks out whole
+ * (seed 4721: a server SNAPped to epoch 2, its snapshots lost, restarted with its epoch-1 log and
+ * currentEpoch 3, won the election and TRUNCated acknowledged epoch-2 writes away).
  */
 export class SimDisk {
   segments: SimSegment[] = [];
@@ -50,7 +59,7 @@ export class SimDisk {
         // The log goes on in a new segment that starts right after the snapshot: a segment never
         // spans a gap that only the snapshot covers.
         this.tip = op.zxid;
-        this.rollPending = true;
+        this.restartMarker();
         return;
       case 'acceptedEpoch':
         this.acceptedEpoch = op.epoch;
@@ -75,12 +84,23 @@ export class SimDisk {
 
   /** As FileTxnLog.truncateAfter: deletes the segments that start after `zxid`, cuts the one holding it. */
   private truncateAfter(zxid: Zxid): void {
-    while (this.segments.length > 0 && this.segments[this.segments.length - 1]!.txns[0]!.hdr.zxid > zxid) this.segments.pop();
+    // (an empty marker goes only when it starts above zxid: one at zxid still says where the log goes on)
+    const doomed = (seg: SimSegment) => (seg.txns.length > 0 ? this.firstOf(seg) > zxid : seg.prevZxid > zxid);
+    while (this.segments.length > 0 && doomed(this.segments[this.segments.length - 1]!)) this.segments.pop();
     const tail = this.segments[this.segments.length - 1];
     if (tail) tail.txns = tail.txns.filter((t) => t.hdr.zxid <= zxid);
     // With no record left, the next one follows the newest snapshot the truncate keeps (or nothing).
     const snap = this.snapshots.filter((s) => s.zxid <= zxid).pop();
-    this.tip = tail ? tail.txns[tail.txns.length - 1]!.hdr.zxid : (snap?.zxid ?? 0n);
+    this.tip = tail ? this.lastOf(tail) : (snap?.zxid ?? 0n);
+    if (!tail && snap) this.restartMarker();
+  }
+
+  /** Makes "the next record follows `tip`" durable: an empty segment with that prevZxid (unless the tail already ends there). */
+  private restartMarker(): void {
+    const tail = this.segments[this.segments.length - 1];
+    if (tail && tail.txns.length === 0 && tail.prevZxid === this.tip) return;
+    this.segments.push({ prevZxid: this.tip, txns: [] });
+    this.rollPending = false;
   }
 
   /** Stores a snapshot (kept sorted by zxid: a SNAP install may be older than a local one). */
@@ -120,7 +140,10 @@ export class SimDisk {
 
   /** What recovery sees of the log (for findHistoryGap). */
   spans(): SegmentSpan[] {
-    return this.segments.map((s) => ({ name: `log.${s.txns[0]!.hdr.zxid.toString(16)}`, prevZxid: s.prevZxid, firstZxid: s.txns[0]!.hdr.zxid, lastZxid: this.lastOf(s) }));
+    return this.segments.map((s) => {
+      const name = s.txns.length > 0 ? `log.${this.firstOf(s).toString(16)}` : `the empty segment after 0x${s.prevZxid.toString(16)}`;
+      return { name, prevZxid: s.prevZxid, firstZxid: this.firstOf(s), lastZxid: this.lastOf(s) };
+    });
   }
 
   /** No log, no snapshot, no epoch file: a data dir never used. */
@@ -170,7 +193,13 @@ export class SimDisk {
     return log > snap ? log : snap;
   }
 
-  private lastOf(s: SimSegment): Zxid {
-    return s.txns[s.txns.length - 1]!.hdr.zxid;
+  /** First record's zxid; an empty segment's "first" is the zxid after its prevZxid. */
+  firstOf(s: SimSegment): Zxid {
+    return s.txns[0]?.hdr.zxid ?? s.prevZxid + 1n;
+  }
+
+  /** Last record's zxid; an empty segment ends where it starts (its prevZxid). */
+  lastOf(s: SimSegment): Zxid {
+    return s.txns[s.txns.length - 1]?.hdr.zxid ?? s.prevZxid;
   }
 }
