@@ -163,7 +163,14 @@ describe('recovery from damaged data dirs', () => {
     const disk = sim.disk(follower);
     const snap = disk.snapshotZxid()!;
     expect(sim.logs.some((l) => l.includes(`[${follower}] SNAP from leader ${w.leader} at 0x${snap.toString(16)}`))).toBe(true);
-    // One more write, logged after the SNAP: it opens a segment that starts right after the snapshot.
+    // Nothing logged after the SNAP yet: an empty segment already says the log goes on after it, so a
+    // snapshot lost now is still seen (else the older log would check out whole; seed 4721).
+    expect(disk.segments[disk.segments.length - 1]).toEqual({ prevZxid: snap, txns: [] });
+    const kept = disk.snapshots;
+    disk.snapshots = [];
+    expect(disk.startRefusal()).toMatch(new RegExp(`and the empty segment after 0x${snap.toString(16)}, which starts after 0x${snap.toString(16)}`));
+    disk.snapshots = kept;
+    // One more write, logged after the SNAP: it goes to that segment.
     sim.send(conn, 11, { op: OpCode.create, path: '/after', data: enc('a'), mode: 'persistent' });
     expect(sim.run(5_000, () => disk.lastZxid() > snap)).toBe(true);
     expect(disk.segments[disk.segments.length - 1]!.prevZxid).toBe(snap);
