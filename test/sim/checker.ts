@@ -2,7 +2,8 @@ import { PeerKind, counterOf, epochOf, type PeerMessage, type Zxid } from '@zabk
 import type { StorageOp } from '@zabkit/server';
 import type { SimCluster } from './sim-cluster.js';
 import { txnKey } from './sim-cluster.js';
-import type { SimDisk } from './sim-disk.js';
+import { CommittedHistory } from './committed-history.js';
+import type { SimDisk, SimSnapshot } from './sim-disk.js';
 
 /** A write a client saw succeed: it must never be lost. */
 export interface AckedWrite {
@@ -28,6 +29,10 @@ const hex = (z: Zxid) => `0x${z.toString(16)}`;
  * (d) checkFinal: servers at the same last zxid have the same tree digest;
  * (e) a txn TRUNCated away under an epoch that got established never shows up
  *     again on a serving server;
+ * (f) no server ever serves a state missing a committed txn: while it is a
+ *     leader, follower or observer, every txn committed cluster-wide at or below
+ *     its last applied zxid is in its history (applied, or in the snapshot it
+ *     loaded);
  * plus the persist-before-ack rules of NEWLEADER: currentEpoch is durable only
  * after the synced txns, and the NEWLEADER ACK leaves only after both.
  */
@@ -39,20 +44,23 @@ export class Checker {
   /** Per server: the history its current state was built from (zxid -> key). */
   readonly history = new Map<number, Map<Zxid, string>>();
   private readonly lastApplied = new Map<number, Zxid | undefined>();
-  /** Snapshot zxid -> the history it contains (captured when a leader sends SNAP). */
-  private readonly snapHistory = new Map<Zxid, Map<Zxid, string>>();
+  /** Snapshot (its chunks) -> the history it contains (captured when a leader sends SNAP or a server writes one). */
+  private readonly snapHistory = new WeakMap<readonly Uint8Array[], Map<Zxid, string>>();
+  /** Txns committed cluster-wide, for (f). */
+  readonly committed = new CommittedHistory();
   readonly acked: AckedWrite[] = [];
   /** Txn key -> epoch of the leader whose TRUNC dropped it. */
   readonly truncated = new Map<string, number>();
   /** Per learner: the sync it was given before NEWLEADER (epoch, last zxid it had logged). */
   private readonly synced = new Map<number, { epoch: number; zxid: Zxid; seqBefore: number }>();
   private readonly wasServing = new Map<number, string>();
-  readonly stats = { leaders: 0, applies: 0, truncatedTxns: 0, newLeaderAcks: 0, snapsSent: 0 };
+  readonly stats = { leaders: 0, applies: 0, truncatedTxns: 0, newLeaderAcks: 0, snapsSent: 0, servingChecks: 0 };
 
   constructor(private readonly sim: SimCluster) {
     for (const id of sim.ids) this.history.set(id, new Map());
     sim.hooks.push({
-      onLoad: (id, _reason, snapZxid) => this.onLoad(id, snapZxid),
+      onLoad: (id, _reason, snap) => this.onLoad(id, snap),
+      onSnapshot: (id, snap) => this.snapHistory.set(snap.chunks, this.historyThrough(id, snap.zxid)),
       onApply: (id, zxid, key) => this.onApply(id, zxid, key),
       onDiskOp: (id, op, disk) => this.onDiskOp(id, op, disk),
       onSend: (from, to, msg, after) => this.onSend(from, to, msg, after),
@@ -71,16 +79,23 @@ export class Checker {
 
   // ---- hooks ------------------------------------------------------------------------------
 
-  private onLoad(id: number, snapZxid: Zxid | null): void {
-    if (snapZxid === null) {
+  private onLoad(id: number, snap: SimSnapshot | null): void {
+    if (snap === null) {
       this.history.set(id, new Map());
       this.lastApplied.set(id, undefined);
       return;
     }
-    const h = this.snapHistory.get(snapZxid);
-    if (!h) this.fail(`server ${id} loads a snapshot at ${hex(snapZxid)} the checker never saw sent`);
+    const h = this.snapHistory.get(snap.chunks);
+    if (!h) this.fail(`server ${id} loads a snapshot at ${hex(snap.zxid)} the checker never saw taken or sent`);
     this.history.set(id, new Map(h));
-    this.lastApplied.set(id, snapZxid);
+    this.lastApplied.set(id, snap.zxid);
+  }
+
+  /** Server `id`'s history up to `zxid` (what a snapshot of it at `zxid` holds). */
+  private historyThrough(id: number, zxid: Zxid): Map<Zxid, string> {
+    const h = new Map<Zxid, string>();
+    for (const [z, k] of this.history.get(id)!) if (z <= zxid) h.set(z, k);
+    return h;
   }
 
   private onApply(id: number, zxid: Zxid, key: string): void {
@@ -92,7 +107,38 @@ export class Checker {
     if (!first) this.keyAt.set(zxid, { key, server: id });
     else if (first.key !== key) this.fail(`(b) two different txns at ${hex(zxid)}: ${first.key} on server ${first.server}, ${key} on server ${id}`);
     this.history.get(id)!.set(zxid, key);
-    if (this.truncated.size > 0 && this.isServing(id)) this.checkNoTruncated(id);
+    if (!this.isServing(id)) return;
+    if (this.truncated.size > 0) this.checkNoTruncated(id);
+    // (f) a serving server applies in order, so a committed txn between its previous one and this one is one it skipped.
+    const skipped = this.committed.firstBetween(last ?? 0n, zxid);
+    if (skipped !== undefined) this.failMissing(id, skipped, zxid);
+    if (this.committed.add(zxid, key)) this.checkServersHave(zxid, id);
+  }
+
+  /** (f) a txn just became known as committed: every other serving server already past it must hold it. */
+  private checkServersHave(zxid: Zxid, by: number): void {
+    for (const id of this.sim.ids) {
+      if (id === by || !this.isServing(id)) continue;
+      const last = this.lastApplied.get(id);
+      if (last !== undefined && last > zxid && this.history.get(id)!.get(zxid) === undefined) this.failMissing(id, zxid, last);
+    }
+  }
+
+  /** (f) on a server that starts serving: every committed txn up to its last applied one; then its history is committed. */
+  private checkServesWholeHistory(id: number): void {
+    this.stats.servingChecks++;
+    const last = this.lastApplied.get(id);
+    if (last === undefined) return;
+    const h = this.history.get(id)!;
+    for (const z of this.committed.through(last)) if (h.get(z) === undefined) this.failMissing(id, z, last);
+    for (const [z, k] of h) if (this.committed.add(z, k)) this.checkServersHave(z, id);
+  }
+
+  private failMissing(id: number, zxid: Zxid, last: Zxid): never {
+    this.fail(
+      `(f) server ${id} serves as ${this.sim.node(id)?.role()} at ${hex(last)} without the committed txn ${this.committed.get(zxid)} ` +
+        `(its history holds ${this.history.get(id)!.size} txn(s), ${this.committed.size} are committed)`,
+    );
   }
 
   private onDiskOp(id: number, op: StorageOp, disk: SimDisk): void {
@@ -116,9 +162,7 @@ export class Checker {
   private onSend(from: number, to: number, msg: PeerMessage, afterStorage: boolean): void {
     if (msg.k === PeerKind.snap) {
       this.stats.snapsSent++;
-      const h = new Map<Zxid, string>();
-      for (const [z, k] of this.history.get(from)!) if (z <= msg.zxid) h.set(z, k);
-      if (!this.snapHistory.has(msg.zxid)) this.snapHistory.set(msg.zxid, h);
+      this.snapHistory.set(msg.chunks, this.historyThrough(from, msg.zxid));
       return;
     }
     if (msg.k === PeerKind.ack && counterOf(msg.zxid) === 0 && from !== to) {
@@ -143,7 +187,7 @@ export class Checker {
     if (!node) return;
     if (msg.k === PeerKind.snap && node.lastAppliedZxid() === msg.zxid) {
       // The learner replaced its state with the leader's snapshot.
-      const h = this.snapHistory.get(msg.zxid);
+      const h = this.snapHistory.get(msg.chunks);
       if (!h) this.fail(`server ${to} installed a SNAP at ${hex(msg.zxid)} that was never sent`);
       this.history.set(to, new Map(h));
       this.lastApplied.set(to, msg.zxid);
@@ -180,7 +224,10 @@ export class Checker {
           this.stats.leaders++;
           this.checkLeaderHasAcked(id, node!.status().epoch, this.acked);
         }
-        if (this.isServing(id) && this.truncated.size > 0) this.checkNoTruncated(id);
+        if (this.isServing(id)) {
+          if (this.truncated.size > 0) this.checkNoTruncated(id);
+          this.checkServesWholeHistory(id);
+        }
       }
     }
   }

@@ -22,7 +22,7 @@ describe(`randomised ZAB runs, seeds ${startSeed}..${startSeed + seedCount - 1}`
   let secs = 0;
   for (let from = startSeed; from < startSeed + seedCount; from += CHUNK) {
     const to = Math.min(from + CHUNK, startSeed + seedCount) - 1;
-    it(`seeds ${from}..${to} keep every safety invariant under crashes, partitions, link faults and torn disks`, { timeout: 120_000 }, () => {
+    it(`seeds ${from}..${to} keep every safety invariant under crashes, partitions, link faults, torn disks and damaged data dirs`, { timeout: 120_000 }, () => {
       const t0 = performance.now();
       // SIM_KEEP_GOING=1 runs every seed and reports all failures (for sweeps); otherwise stop at the first.
       const failures: string[] = [];
@@ -41,12 +41,14 @@ describe(`randomised ZAB runs, seeds ${startSeed}..${startSeed + seedCount - 1}`
     });
   }
 
-  it('did real work: writes acknowledged, leaders changed, DIFF and SNAP both ran', () => {
+  it('did real work: writes acknowledged, leaders changed, DIFF and SNAP both ran, snapshots taken, damaged disks refused and rejoined', () => {
     const sum = (f: (r: SeedResult) => number) => all.reduce((n, r) => n + f(r), 0);
     console.log(
       `sim: ${all.length} seed(s) in ${secs.toFixed(1)} s (${(all.length / secs).toFixed(1)} seeds/s); ` +
         `acked writes ${sum((r) => r.acked)}, leaders ${sum((r) => r.leaders)}, steps ${sum((r) => r.steps)}, ` +
-        `DIFF ${sum((r) => r.paths.diff)}, TRUNC ${sum((r) => r.paths.trunc)}, SNAP ${sum((r) => r.paths.snap)}, truncated txns ${sum((r) => r.truncatedTxns)}`,
+        `DIFF ${sum((r) => r.paths.diff)}, TRUNC ${sum((r) => r.paths.trunc)}, SNAP ${sum((r) => r.paths.snap)}, truncated txns ${sum((r) => r.truncatedTxns)}, ` +
+        `snapshots ${sum((r) => r.recovery.snapshots)}, purged files ${sum((r) => r.recovery.purgedFiles)}, ` +
+        `refused starts ${sum((r) => r.recovery.refusals)}, rejoins from empty ${sum((r) => r.recovery.rejoins)}`,
     );
     expect(all.length).toBe(seedCount);
     expect(sum((r) => r.acked)).toBeGreaterThan(0);
@@ -54,6 +56,12 @@ describe(`randomised ZAB runs, seeds ${startSeed}..${startSeed + seedCount - 1}`
       expect(sum((r) => r.leaders)).toBeGreaterThan(seedCount);
       expect(sum((r) => r.paths.diff)).toBeGreaterThan(0);
       expect(sum((r) => r.paths.snap)).toBeGreaterThan(0);
+      expect(sum((r) => r.recovery.snapshots)).toBeGreaterThan(0);
+    }
+    if (seedCount >= 100) {
+      // The disk faults ran: servers refused damaged disks and came back empty by SNAP.
+      expect(sum((r) => r.recovery.refusals)).toBeGreaterThan(0);
+      expect(sum((r) => r.recovery.rejoins)).toBeGreaterThan(0);
     }
   });
 });

@@ -1,5 +1,6 @@
 import { Checker } from './checker.js';
 import { healAll, scheduleFaults, type FaultKind } from './faults.js';
+import { Operator } from './operator.js';
 import { Rng } from '../support/rng.js';
 import { SimCluster } from './sim-cluster.js';
 import { SimClient } from './workload.js';
@@ -16,6 +17,8 @@ export interface SeedResult {
   /** Which sync paths ran (from the logs). */
   paths: { diff: number; trunc: number; snap: number };
   truncatedTxns: number;
+  /** Snapshots servers took, refused starts (or reloads), rejoins from empty. */
+  recovery: { snapshots: number; purgedFiles: number; refusals: number; rejoins: number };
 }
 
 export class SimFailure extends Error {}
@@ -29,11 +32,15 @@ export const replayHint = (seed: number) => `replay: SEED=${seed} npx vitest run
  * converge; the checkers run after every step and at the end. Throws a
  * SimFailure naming the seed and carrying the last log lines.
  */
-export function runSeed(seed: number): SeedResult {
+export function runSeed(seed: number, opts: { checkStart?: boolean } = {}): SeedResult {
   const shape = new Rng(seed ^ 0x5eed);
   const voters = shape.pick([3, 3, 5]);
   const observers = shape.chance(0.25) ? 1 : 0;
+  // (its own generator: the shapes drawn above stay what they were before snapshots existed)
+  const snaps = new Rng(seed ^ 0x5a95);
   const sim = new SimCluster({
+    snapEvery: snaps.int(5, 60),
+    snapRetain: snaps.int(1, 3),
     voters,
     observers,
     seed,
@@ -41,8 +48,10 @@ export function runSeed(seed: number): SeedResult {
     maxFsyncMs: shape.int(2, 20),
     committedLogSize: shape.pick([2, 5, 20, 50]),
     tornDisk: shape.chance(0.5),
+    checkStart: opts.checkStart ?? true,
   });
   const checker = new Checker(sim);
+  const operator = new Operator(sim);
   const rng = new Rng(seed ^ 0xfa17);
   const clients: SimClient[] = [];
   let faults: FaultKind[] = [];
@@ -55,19 +64,20 @@ export function runSeed(seed: number): SeedResult {
       c.start(sim.now + 200 + i * 50);
     }
     const faultWindow = 12_000;
-    faults = scheduleFaults(sim, rng, { from: start + 1_500, until: start + faultWindow, count: shape.int(2, 8) });
+    faults = scheduleFaults(sim, rng, { from: start + 1_500, until: start + faultWindow, count: shape.int(2, 8), operator });
     sim.run(faultWindow + 500);
     // The end: no more faults, clients go quiet, every server up and linked.
     for (const c of clients) c.active = false;
-    healAll(sim);
+    healAll(sim, operator);
     const caughtUp = () => {
       if (!sim.stable()) return false;
       const ids = sim.ids;
+      if (!ids.every((id) => sim.running(id))) return false;
       const z = sim.node(ids[0]!)!.lastAppliedZxid();
       return ids.every((id) => sim.node(id)!.lastAppliedZxid() === z && sim.node(id)!.lastLoggedZxid() === z);
     };
     if (!sim.run(60_000, caughtUp)) {
-      const state = sim.ids.map((id) => `${id}:${sim.node(id)?.role()}@0x${sim.node(id)?.lastAppliedZxid().toString(16)}`).join(' ');
+      const state = sim.ids.map((id) => `${id}:${sim.node(id)?.role() ?? 'down'}@0x${sim.node(id)?.lastAppliedZxid().toString(16)}`).join(' ');
       throw new SimFailure(`the cluster did not converge within 60 s of sim time after healing (${state})`);
     }
     checker.checkFinal();
@@ -91,5 +101,6 @@ export function runSeed(seed: number): SeedResult {
     simMs: sim.now - start,
     paths: { diff: count(/: DIFF of /), trunc: count(/TRUNC from leader/), snap: count(/SNAP from leader/) },
     truncatedTxns: checker.stats.truncatedTxns,
+    recovery: { snapshots: sim.stats.snapshots, purgedFiles: sim.stats.purgedFiles, refusals: sim.refusals.length, rejoins: sim.stats.rejoins },
   };
 }

@@ -1,7 +1,7 @@
 import { FrameKind, PROTOCOL_VERSION, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
 import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp } from '@zabkit/server';
 import { Rng } from '../support/rng.js';
-import { SimDisk } from './sim-disk.js';
+import { SimDisk, type SimSnapshot } from './sim-disk.js';
 
 export interface SimOptions {
   voters: number;
@@ -19,12 +19,26 @@ export interface SimOptions {
   tornDisk?: boolean;
   initLimit?: number;
   syncLimit?: number;
+  /** A server snapshots after this many applied txns (at lastApplied, once its storage is idle, as Snapshotter does); 0: never. */
+  snapEvery?: number;
+  /** Autopurge after each snapshot: keep this many snapshots and the log segments they need. */
+  snapRetain?: number;
+  /**
+   * Start as a real server does: refuse a disk whose history has a gap or that lacks an epoch file
+   * (and stop a server whose TRUNC reload finds a gap). Default true; false only to show what the
+   * checkers see without it.
+   */
+  checkStart?: boolean;
 }
 
 /** Hooks for checkers; every one is optional. */
 export interface SimHooks {
   /** A server is about to (re)load its state from disk: restart, or TRUNC reload. */
-  onLoad?(id: number, reason: 'restart' | 'reload', snapshotZxid: Zxid | null): void;
+  onLoad?(id: number, reason: 'restart' | 'reload', snapshot: SimSnapshot | null): void;
+  /** A server wrote a snapshot of its state at `snap.zxid` (its own, not a SNAP from the leader). */
+  onSnapshot?(id: number, snap: SimSnapshot): void;
+  /** A server refused to start (or stopped at a TRUNC reload) because its disk fails the start checks. */
+  onRefusal?(id: number, reason: string): void;
   /** A committed txn was applied on a server (also during a load's replay). */
   onApply?(id: number, zxid: Zxid, key: string): void;
   /** A storage op is about to become durable on a server's disk. */
@@ -66,6 +80,10 @@ interface SimServer {
   storageFreeAt: number;
   /** When the last scheduled fsync batch starts writing (group commit: Readies issued before that join it). */
   batchStartAt: number;
+  /** Storage events of this incarnation not yet durable. */
+  inflight: number;
+  /** Txns applied since the last snapshot. */
+  appliedSince: number;
 }
 
 /** A client connection as the simulator sees it: frames arrive in order. */
@@ -105,6 +123,9 @@ export class SimCluster {
   readonly slowDisks = new Map<number, number>();
   /** Events handled so far. */
   steps = 0;
+  /** Every refused start (or reload), in order. */
+  readonly refusals: Array<{ id: number; at: number; reason: string }> = [];
+  readonly stats = { snapshots: 0, purgedFiles: 0, rejoins: 0 };
 
   constructor(opts: SimOptions) {
     this.opts = {
@@ -118,13 +139,16 @@ export class SimCluster {
       tornDisk: false,
       initLimit: 10,
       syncLimit: 5,
+      snapEvery: 0,
+      snapRetain: 3,
+      checkStart: true,
       ...opts,
     };
     this.rng = new Rng(opts.seed);
     this.peers = [];
     for (let i = 1; i <= this.opts.voters; i++) this.peers.push({ id: i, role: 'participant' });
     for (let i = 1; i <= this.opts.observers; i++) this.peers.push({ id: this.opts.voters + i, role: 'observer' });
-    for (const p of this.peers) this.servers.set(p.id, { id: p.id, node: null, disk: new SimDisk(), gen: 0, storageFreeAt: 0, batchStartAt: 0 });
+    for (const p of this.peers) this.servers.set(p.id, { id: p.id, node: null, disk: new SimDisk(), gen: 0, storageFreeAt: 0, batchStartAt: 0, inflight: 0, appliedSince: 0 });
   }
 
   get ids(): number[] {
@@ -137,9 +161,24 @@ export class SimCluster {
 
   // ---- lifecycle -------------------------------------------------------------------
 
-  start(id: number): void {
+  /**
+   * Starts a server from its disk, after the checks a real start makes; returns why it refused
+   * (the server stays down, see rejoinEmpty), or null.
+   */
+  start(id: number): string | null {
     const s = this.servers.get(id)!;
     if (s.node) throw new Error(`server ${id} is running`);
+    if (s.disk.isBrandNew()) {
+      // A brand-new data dir: both epoch files are written as 0 first, so a missing one later means damage.
+      s.disk.apply({ kind: 'acceptedEpoch', epoch: 0 });
+      s.disk.apply({ kind: 'currentEpoch', epoch: 0 });
+    } else if (this.opts.checkStart) {
+      const why = s.disk.startRefusal();
+      if (why !== null) {
+        this.refuse(id, `refuses to start: ${why}`);
+        return why;
+      }
+    }
     s.gen++;
     const core = resolveCoreOptions({ serverId: id, tickTimeMs: this.opts.tickMs, sessionIdBase: (BigInt(id) << 56n) | (BigInt(s.gen) << 40n) });
     const node = new ZabNode(
@@ -148,27 +187,61 @@ export class SimCluster {
     const apply = node.applyCommitted.bind(node);
     node.applyCommitted = (txn) => {
       apply(txn);
+      s.appliedSince++;
       this.onApply?.(id, txn.hdr.zxid, txnKey(txn));
       for (const h of this.hooks) h.onApply?.(id, txn.hdr.zxid, txnKey(txn));
     };
     const reload = node.reload.bind(node);
     node.reload = (chunks) => {
-      for (const h of this.hooks) h.onLoad?.(id, 'reload', s.disk.snapshotZxid());
+      for (const h of this.hooks) h.onLoad?.(id, 'reload', s.disk.newestSnapshot());
       reload(chunks);
     };
     const { chunks, txns } = s.disk.load();
-    for (const h of this.hooks) h.onLoad?.(id, 'restart', s.disk.snapshotZxid());
+    for (const h of this.hooks) h.onLoad?.(id, 'restart', s.disk.newestSnapshot());
     node.restore(chunks, txns, { acceptedEpoch: s.disk.acceptedEpoch, currentEpoch: s.disk.currentEpoch });
     s.node = node;
     s.storageFreeAt = this.now;
     s.batchStartAt = this.now;
+    s.inflight = 0;
+    s.appliedSince = 0;
     node.start(this.now);
     this.drain(s);
     this.push({ at: this.now + this.opts.tickMs, kind: 'tick', id, gen: s.gen });
+    return null;
+  }
+
+  /** The operator's way out of a refusal (`--rejoin-empty`): the damaged data goes aside, the server starts empty. */
+  rejoinEmpty(id: number): void {
+    const s = this.servers.get(id)!;
+    if (s.node) throw new Error(`server ${id} is running`);
+    this.logs.push(`${this.now} [sim] server ${id} rejoins empty (damaged data moved aside)`);
+    this.stats.rejoins++;
+    s.disk = new SimDisk();
+    this.start(id);
+  }
+
+  private refuse(id: number, reason: string): void {
+    this.refusals.push({ id, at: this.now, reason });
+    this.logs.push(`${this.now} [sim] server ${id} ${reason}`);
+    for (const h of this.hooks) h.onRefusal?.(id, reason);
   }
 
   startAll(): void {
     for (const id of this.ids) this.start(id);
+  }
+
+  /** Takes a snapshot and autopurges, as Snapshotter does, once enough txns were applied and the storage is idle. */
+  private maybeSnapshot(s: SimServer): void {
+    const node = s.node;
+    if (!node || this.opts.snapEvery <= 0 || s.appliedSince < this.opts.snapEvery || s.inflight > 0) return;
+    const zxid = node.lastAppliedZxid();
+    if (zxid <= (s.disk.snapshotZxid() ?? 0n)) return;
+    s.appliedSince = 0;
+    const snap: SimSnapshot = { zxid, chunks: [...node.snapshotChunks()] };
+    s.disk.takeSnapshot(snap);
+    for (const h of this.hooks) h.onSnapshot?.(s.id, snap);
+    this.stats.snapshots++;
+    this.stats.purgedFiles += s.disk.purge(this.opts.snapRetain);
   }
 
   /** kill -9: unsynced storage is lost, links break, clients are cut off. */
@@ -193,6 +266,7 @@ export class SimCluster {
     for (const h of this.hooks) h.onCrash?.(id, kept, units.length - kept);
     s.node = null;
     s.gen++;
+    s.inflight = 0;
     for (const c of this.conns.values()) if (c.server === id) c.closed = true;
     for (const other of this.ids) if (other !== id) this.breakLink(id, other);
   }
@@ -369,6 +443,7 @@ export class SimCluster {
         for (const h of this.hooks) h.onDelivered?.(m.from, m.to, m.msg);
       }
       this.drain(s);
+      this.maybeSnapshot(s);
       return;
     }
     const s = this.servers.get(ev.id)!;
@@ -377,15 +452,24 @@ export class SimCluster {
       s.node.tick(this.now);
       this.drain(s);
       this.push({ at: this.now + this.opts.tickMs, kind: 'tick', id: ev.id, gen: ev.gen });
+      this.maybeSnapshot(s);
       return;
     }
     // Storage finished: durable now, then the messages that had to wait for it.
+    s.inflight--;
     let reload = false;
     for (const op of ev.ops) {
       this.applyDisk(s, op);
       if (op.kind === 'truncate') reload = true;
     }
     if (reload) {
+      // The real server re-checks the history it re-reads; with a gap it stops (the operator takes over).
+      const gap = this.opts.checkStart ? s.disk.historyGap() : null;
+      if (gap !== null) {
+        this.crash(s.id);
+        this.refuse(s.id, `stops at the TRUNC reload: ${gap}`);
+        return;
+      }
       const { chunks, txns } = s.disk.load();
       s.node.reload(chunks);
       for (const txn of txns) s.node.replay(txn);
@@ -396,6 +480,7 @@ export class SimCluster {
       this.deliver(s.id, m.to, m.msg);
     }
     this.drain(s);
+    this.maybeSnapshot(s);
   }
 
   private applyDisk(s: SimServer, op: StorageOp): void {
@@ -446,6 +531,7 @@ export class SimCluster {
           s.batchStartAt = start;
         }
         s.storageFreeAt = at;
+        s.inflight++;
         this.push({ at, kind: 'storage', id: s.id, gen: s.gen, ops: r.storage, after: r.sendAfterStorage });
       }
       for (const o of r.outbox) {
