@@ -115,7 +115,7 @@ export class Checker {
 
   private onSend(from: number, to: number, msg: PeerMessage, afterStorage: boolean): void {
     if (msg.k === PeerKind.snap) {
-      this.stats.snapsSent++;
+      if (msg.index === 0) this.stats.snapsSent++;
       const h = new Map<Zxid, string>();
       for (const [z, k] of this.history.get(from)!) if (z <= msg.zxid) h.set(z, k);
       if (!this.snapHistory.has(msg.zxid)) this.snapHistory.set(msg.zxid, h);
@@ -141,7 +141,7 @@ export class Checker {
   private onDelivered(from: number, to: number, msg: PeerMessage): void {
     const node = this.sim.node(to);
     if (!node) return;
-    if (msg.k === PeerKind.snap && node.lastAppliedZxid() === msg.zxid) {
+    if (msg.k === PeerKind.snap && msg.last && node.lastAppliedZxid() === msg.zxid) {
       // The learner replaced its state with the leader's snapshot.
       const h = this.snapHistory.get(msg.zxid);
       if (!h) this.fail(`server ${to} installed a SNAP at ${hex(msg.zxid)} that was never sent`);

@@ -1,4 +1,4 @@
-import { FrameKind, PROTOCOL_VERSION, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
+import { FrameKind, PROTOCOL_VERSION, SESSION_PASSWD_BYTES, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
 import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp } from '@zabkit/server';
 import { Rng } from '../support/rng.js';
 import { SimDisk } from './sim-disk.js';
@@ -283,7 +283,7 @@ export class SimCluster {
       conn.closed = true;
       return conn;
     }
-    s.node.connect(conn.connId, { k: FrameKind.connect, protocolVersion: PROTOCOL_VERSION, lastZxidSeen, timeoutMs, sessionId, passwd }, this.now, new Uint8Array([server, conn.connId & 0xff]));
+    s.node.connect(conn.connId, { k: FrameKind.connect, protocolVersion: PROTOCOL_VERSION, lastZxidSeen, timeoutMs, sessionId, passwd }, this.now, passwdFor(server, conn.connId));
     this.drain(s);
     return conn;
   }
@@ -479,4 +479,12 @@ export class SimCluster {
 /** A short identity of a txn for comparing histories across servers. */
 export function txnKey(txn: { hdr: { sessionId: bigint; cxid: number; zxid: Zxid }; body: { type: string } }): string {
   return `${txn.hdr.zxid.toString(16)}:${txn.hdr.sessionId.toString(16)}:${txn.hdr.cxid}:${txn.body.type}`;
+}
+
+/** A session password of the normal length (leaders refuse a forwarded createSession with another). */
+function passwdFor(server: number, connId: number): Uint8Array {
+  const p = new Uint8Array(SESSION_PASSWD_BYTES);
+  p[0] = server;
+  p[1] = connId & 0xff;
+  return p;
 }

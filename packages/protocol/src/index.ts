@@ -8,3 +8,5 @@ export * from './validate.js';
 export * from './crc32c.js';
 export * from './peer.js';
 export * from './frame-batch.js';
+export * from './peer-limits.js';
+export * from './peer-validate.js';

@@ -26,6 +26,8 @@ export interface PeerNetworkOptions {
   logger: Logger;
   /** Larger inbound frames close that link (ws close 1009). A SNAP can be big: e.g. 256 MiB. */
   maxFrameBytes: number;
+  /** Why a decoded message from `from` is malformed (the link is then closed), or null to deliver it. */
+  validate?: (from: number, msg: PeerMessage) => string | null;
   /** One decoded message from `from`, in the order `from` sent it on that channel. */
   onMessage(from: number, msg: PeerMessage): void;
   /**
@@ -271,6 +273,11 @@ export class PeerNetwork {
     }
     if ((frame.k === PeerKind.vote) !== (conn.channel === 'election')) {
       this.dropInbound(conn, `kind ${frame.k} does not belong on the ${conn.channel} channel`, 1008);
+      return false;
+    }
+    const problem = this.opts.validate?.(conn.peer!, frame as PeerMessage) ?? null;
+    if (problem !== null) {
+      this.dropInbound(conn, `invalid message: ${problem}`, 1008);
       return false;
     }
     return true;

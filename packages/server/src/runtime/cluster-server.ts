@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { FrameKind, frameLimitFor, OpCode, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
+import {
+  FrameKind,
+  frameLimitFor,
+  OpCode,
+  peerFrameLimitFor,
+  SESSION_PASSWD_BYTES,
+  validatePeerMessage,
+  type ClientFrame,
+  type PeerMessage,
+  type ServerStatus,
+  type Zxid,
+} from '@zabkit/protocol';
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
@@ -100,8 +111,10 @@ export class ClusterServer implements StartedServer {
       onClose: (connId) =>
         this.gate.run(() => {
           this.latency.forget(connId);
-          this.node.disconnect(connId, Date.now());
-          this.pump();
+          this.guard('a client disconnect', () => {
+            this.node.disconnect(connId, Date.now());
+            this.pump();
+          });
         }),
     });
     this.network =
@@ -110,13 +123,17 @@ export class ClusterServer implements StartedServer {
             myId: config.myid,
             peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
             logger,
-            maxFrameBytes: 1024 * 1024 * 1024,
+            // SNAP goes in bounded chunks: the largest frame is a proposal of a maximal request.
+            maxFrameBytes: peerFrameLimitFor(config.maxDataBytes),
+            validate: peerValidator(config),
             onMessage: (from, msg) => (this.gate.holding ? this.gate.run(() => this.onPeerMessage(from, msg)) : this.onPeerMessage(from, msg)),
             onDisconnect: (peer) =>
               this.gate.run(() => {
                 if (this.closing) return;
-                this.node.peerDisconnected(peer, Date.now());
-                this.pump();
+                this.guard(`the loss of the link to ${peer}`, () => {
+                  this.node.peerDisconnected(peer, Date.now());
+                  this.pump();
+                });
               }),
           })
         : null;
@@ -235,13 +252,17 @@ export class ClusterServer implements StartedServer {
 
   private onFrame(connId: number, frame: ClientFrame): void {
     if (this.closing) return;
+    this.guard('a client frame', () => this.onFrameUnguarded(connId, frame));
+  }
+
+  private onFrameUnguarded(connId: number, frame: ClientFrame): void {
     const now = Date.now();
     switch (frame.k) {
       case FrameKind.status:
         this.listener.send(connId, { k: FrameKind.statusReply, status: this.status() });
         return;
       case FrameKind.connect:
-        this.node.connect(connId, frame, now, randomBytes(16));
+        this.node.connect(connId, frame, now, randomBytes(SESSION_PASSWD_BYTES));
         break;
       case FrameKind.request:
         if (frame.req?.op !== OpCode.ping) this.latency.begin(connId, frame.xid, now);
@@ -256,7 +277,32 @@ export class ClusterServer implements StartedServer {
 
   private onPeerMessage(from: number, msg: PeerMessage): void {
     if (this.closing) return;
-    this.node.step(from, msg, Date.now());
+    this.guard(`a kind ${msg.k} message from ${from}`, () => this.node.step(from, msg, Date.now()));
+    this.pumpSoon();
+  }
+
+  /**
+   * Runs an input of the node. No handler exception may end the process: one is logged and the
+   * node leaves its role (goes LOOKING, which drops its clients and rebuilds from the election),
+   * as a ZooKeeper server shuts its quorum peer down and restarts it. Only a failing recovery stops the server.
+   */
+  private guard(what: string, input: () => void): void {
+    try {
+      input();
+    } catch (err) {
+      this.recover(what, err);
+    }
+  }
+
+  private recover(what: string, err: unknown): void {
+    if (this.failed) return;
+    this.logger.error(`handling ${what} failed: ${(err as Error)?.stack ?? String(err)}; going LOOKING`);
+    try {
+      this.node.goLooking(`internal error while handling ${what}: ${(err as Error)?.message ?? String(err)}`);
+    } catch (again) {
+      this.fatal(new Error(`could not recover from a failed ${what}: ${(again as Error)?.message ?? String(again)}`));
+      return;
+    }
     this.pumpSoon();
   }
 
@@ -270,15 +316,17 @@ export class ClusterServer implements StartedServer {
     this.pumpQueued = true;
     queueMicrotask(() => {
       this.pumpQueued = false;
-      this.pump();
+      this.guard('the node output', () => this.pump());
     });
   }
 
   private onTick(): void {
     // (skipped, not held, during a reload: a burst of late ticks would only fire timeouts at once)
     if (this.closing || this.gate.holding) return;
-    this.node.tick(Date.now());
-    this.pump();
+    this.guard('a tick', () => {
+      this.node.tick(Date.now());
+      this.pump();
+    });
   }
 
   /** Executes everything the node asked for since the last call. */
@@ -294,7 +342,7 @@ export class ClusterServer implements StartedServer {
         () => {
           if (this.closing || this.failed) return;
           for (const m of after) this.deliver(m.to, m.msg);
-          this.pump();
+          this.guard('the node output after storage', () => this.pump());
         },
         (err: unknown) => this.fatal(err as Error),
       );
@@ -331,8 +379,10 @@ export class ClusterServer implements StartedServer {
       queueMicrotask(() =>
         this.gate.run(() => {
           if (this.closing || this.failed) return;
-          this.node.step(to, msg, Date.now());
-          this.pump();
+          this.guard(`its own kind ${msg.k} message`, () => {
+            this.node.step(to, msg, Date.now());
+            this.pump();
+          });
         }),
       );
       return;
@@ -373,4 +423,12 @@ export class ClusterServer implements StartedServer {
     if (this.ticker) clearInterval(this.ticker);
     void Promise.all([this.listener.stop().catch(() => {}), this.network?.stop().catch(() => {})]).then(() => this.resolveStopped(err));
   }
+}
+
+/** The peer-message check for this ensemble (PeerNetworkOptions.validate). */
+function peerValidator(config: ServerConfig): (from: number, msg: PeerMessage) => string | null {
+  const serverIds = new Set(config.servers.map((s) => s.id));
+  const voterIds = new Set(config.servers.filter((s) => s.role === 'participant').map((s) => s.id));
+  const { maxDataBytes } = config;
+  return (from, msg) => validatePeerMessage(msg, { serverIds, voterIds, maxDataBytes, from });
 }

@@ -21,6 +21,8 @@ export interface ZabOptions extends CoreOptions {
   finalizeWaitTicks: number;
   /** Upper bound of the election resend backoff, in ticks (default 30). */
   maxElectionBackoffTicks: number;
+  /** Largest SNAP a learner assembles, in bytes (default 4 GiB); a larger one drops that leader. */
+  maxSnapshotBytes: number;
 }
 
 /** Durable steps, executed by the runtime strictly in order. */

@@ -1,7 +1,9 @@
-import { PeerKind, makeZxid, type PeerMessage, type Request, type Zxid } from '@zabkit/protocol';
+import { MAX_EPOCH, PeerKind, makeZxid, type PeerMessage, type Zxid } from '@zabkit/protocol';
+import { clampTimeout } from '../sessions.js';
 import { encodeTxn } from '../txn-codec.js';
 import type { Txn } from '../txn.js';
 import type { NodeContext } from './context.js';
+import { forwardedCreateSessionProblem, forwardedWriteProblem, type ForwardedRequest } from './forwarded.js';
 import { Proposer } from './proposer.js';
 import type { WriteSink } from './replica.js';
 
@@ -53,6 +55,8 @@ export class Leader {
   private stopped = false;
   /** A quorum acked the new epoch; learners are synced as their ACKEPOCH arrives. */
   private syncStarted = false;
+  /** No epoch is left to choose: go LOOKING at the next tick. */
+  private epochExhausted = false;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -137,6 +141,10 @@ export class Leader {
   tick(now: number): void {
     if (this.stopped) return;
     const { initLimit, syncLimit } = this.ctx.options;
+    if (this.epochExhausted) {
+      this.ctx.goLooking(`no epoch above ${MAX_EPOCH} to lead in`);
+      return;
+    }
     if (!this.established) {
       if (this.ctx.ticks - this.startedAt > initLimit) this.ctx.goLooking(`no quorum synced within initLimit (${initLimit} ticks)`);
       return;
@@ -182,13 +190,28 @@ export class Leader {
       this.ctx.sendAfterStorage(sid, { k: PeerKind.leaderInfo, newEpoch: this.newEpoch });
       return;
     }
+    if (!l.observer && !(Number.isInteger(acceptedEpoch) && acceptedEpoch >= 0 && acceptedEpoch < MAX_EPOCH)) {
+      // Its vote would make the next epoch overflow: lead without it rather than not at all.
+      this.ctx.log(`ERROR: learner ${sid} reports acceptedEpoch ${acceptedEpoch} (the largest epoch is ${MAX_EPOCH}): not counting it`);
+      this.learners.delete(sid);
+      return;
+    }
     if (!l.observer) this.epochReporters.set(sid, acceptedEpoch);
     this.maybeChooseEpoch();
   }
 
   private maybeChooseEpoch(): void {
     if (this.newEpoch !== null || !this.ctx.quorum.containsQuorum(this.epochReporters.keys())) return;
-    this.newEpoch = Math.max(...this.epochReporters.values()) + 1;
+    let highest = 0;
+    for (const e of this.epochReporters.values()) if (e > highest) highest = e;
+    if (highest >= MAX_EPOCH) {
+      // Never chosen nor persisted: an epoch above 2^32-1 has no zxid, and would keep every server
+      // from leading again. The next tick goes LOOKING (not here: this may run in the constructor).
+      this.ctx.log(`ERROR: cannot choose an epoch above acceptedEpoch ${highest} (the largest epoch is ${MAX_EPOCH}); not leading`);
+      this.epochExhausted = true;
+      return;
+    }
+    this.newEpoch = highest + 1;
     this.ctx.log(`leading: new epoch ${this.newEpoch} from acceptedEpochs of ${[...this.epochReporters.keys()].join(',')}`);
     this.ctx.acceptedEpoch = this.newEpoch;
     this.ctx.storage({ kind: 'acceptedEpoch', epoch: this.newEpoch });
@@ -242,7 +265,14 @@ export class Leader {
     if (plan.kind === 'snap') {
       const zxid = this.ctx.replica.lastApplied;
       this.ctx.log(`sync ${l.sid}: SNAP at 0x${zxid.toString(16)} (learner at 0x${l.lastZxid.toString(16)})`);
-      send({ k: PeerKind.snap, zxid, chunks: [...this.ctx.replica.snapshotChunks()] });
+      // One message per chunk (each bounded in bytes), so no peer frame must hold the whole tree.
+      let prev: Uint8Array | null = null;
+      let index = 0;
+      for (const chunk of this.ctx.replica.snapshotChunks()) {
+        if (prev !== null) send({ k: PeerKind.snap, zxid, index: index++, last: false, chunk: prev });
+        prev = chunk;
+      }
+      if (prev !== null) send({ k: PeerKind.snap, zxid, index, last: true, chunk: prev });
     } else {
       if (plan.kind === 'trunc') {
         this.ctx.log(`sync ${l.sid}: TRUNC to 0x${plan.to.toString(16)} then ${plan.txns.length} txn(s)`);
@@ -348,11 +378,32 @@ export class Leader {
 
   // ---- requests ------------------------------------------------------------------------------
 
-  private onRequest(from: number, sessionId: bigint, cxid: number, req: Request | { op: 'createSession'; timeoutMs: number; passwd: Uint8Array }): void {
+  private onRequest(from: number, sessionId: bigint, cxid: number, req: ForwardedRequest): void {
     const proposer = this.proposer;
     if (!proposer) return;
-    if (req.op === 'createSession') proposer.createSession(sessionId, req.timeoutMs, req.passwd, from, this.now());
-    else proposer.submit(sessionId, cxid, req, from, this.now());
+    const now = this.now();
+    const { maxDataBytes, minSessionTimeoutMs, maxSessionTimeoutMs } = this.ctx.options;
+    if (req.op === 'createSession') {
+      const problem = forwardedCreateSessionProblem(from, sessionId, req, (id) => proposer.sessionIdUsed(id));
+      if (problem !== null) {
+        this.ctx.log(`dropping a createSession from ${from}: ${problem}`);
+        return;
+      }
+      proposer.createSession(sessionId, clampTimeout(req.timeoutMs, minSessionTimeoutMs, maxSessionTimeoutMs), req.passwd, from, now);
+      return;
+    }
+    const bad = forwardedWriteProblem(req, maxDataBytes);
+    if (bad !== null) {
+      this.ctx.log(`refusing a write from ${from} for session 0x${sessionId.toString(16)}: ${bad.message}`);
+      proposer.reject(sessionId, cxid, bad.err, now);
+      return;
+    }
+    // Only the server the session's client is on (as revalidation or creation recorded) may write for it.
+    if (proposer.ownerOf(sessionId) !== from) {
+      proposer.reject(sessionId, cxid, 'SessionMoved', now);
+      return;
+    }
+    proposer.submit(sessionId, cxid, req, from, now);
   }
 
   private localSink(proposer: Proposer): WriteSink {
