@@ -27,7 +27,7 @@ describe('sync() right after an election (3 real processes)', () => {
     const newLeader = await cluster.waitForLeader({ exclude: [oldLeader], minFollowers: 1, timeoutMs: 20_000 });
     expect(survivors).toContain(newLeader);
     await pollUntil('both clients to be back on their servers', 20_000, async () =>
-      clients.every((c) => c.state === 'connected' || c.state === 'reconnected') ? true : undefined,
+      clients.every((c) => c.state === 'connected') ? true : undefined,
     );
 
     // The sync and a read issued right behind it (not awaited in between): both answer, within

@@ -1,5 +1,5 @@
 import { WRITE_OPS } from './messages.js';
-import { MAX_EPOCH, MAX_PING_TOUCHES, MAX_U64, maxTxnBytesFor, SNAPSHOT_CHUNK_BYTES } from './peer-limits.js';
+import { MAX_EPOCH, MAX_PING_TOUCHES, MAX_U64, maxTxnBytesFor, peerFrameLimitFor } from './peer-limits.js';
 import { PeerKind } from './peer.js';
 import { requestDataBytes, validateRequest } from './validate.js';
 
@@ -79,7 +79,7 @@ const CHECKS: Readonly<Record<number, Check>> = {
   [PeerKind.ackEpoch]: (m) => epoch(m, 'currentEpoch') ?? zxid(m, 'lastZxid'),
   [PeerKind.diff]: (m) => zxid(m, 'lastZxid'),
   [PeerKind.trunc]: (m) => zxid(m, 'zxid'),
-  [PeerKind.snap]: (m, ctx) => zxid(m, 'zxid') ?? u32(m, 'index') ?? bool(m, 'last') ?? bytes(m, 'chunk', SNAPSHOT_CHUNK_BYTES + maxTxnBytesFor(ctx.maxDataBytes)),
+  [PeerKind.snap]: (m, ctx) => zxid(m, 'zxid') ?? u32(m, 'index') ?? bool(m, 'last') ?? bytes(m, 'chunk', peerFrameLimitFor(ctx.maxDataBytes)),
   [PeerKind.newLeader]: (m) => zxid(m, 'zxid') ?? (((m.zxid as bigint) & 0xffff_ffffn) === 0n ? null : 'NEWLEADER zxid must have counter 0'),
   [PeerKind.ack]: (m) => zxid(m, 'zxid'),
   [PeerKind.upToDate]: () => null,

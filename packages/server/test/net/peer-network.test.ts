@@ -128,13 +128,19 @@ interface Node {
   rec: Recorder;
 }
 
-function makeNode(id: number, peers: PeerAddress[], maxFrameBytes = 64 * 1024 * 1024): Node {
+function makeNode(
+  id: number,
+  peers: PeerAddress[],
+  maxFrameBytes = 64 * 1024 * 1024,
+  validate?: (from: number, msg: PeerMessage) => string | null,
+): Node {
   const rec = new Recorder();
   const net = new PeerNetwork({
     myId: id,
     peers,
     logger: rec.logger,
     maxFrameBytes,
+    ...(validate ? { validate } : {}),
     onMessage: (from, msg) => rec.onMessage(from, msg),
     onDisconnect: (peer) => rec.onDisconnect(peer),
     reconnect: { minMs: 10, maxMs: 200 },
@@ -449,6 +455,28 @@ describe('PeerNetwork', () => {
     ];
     for (const [what, frames, code] of bad) expect(await rawClose(q, frames), what).toBe(code);
     expect(n1.rec.messages.length).toBe(4);
+  });
+
+  it('runs the validate hook on every message, a whole batch before any of it is delivered; a refusal closes the link', async () => {
+    const peers = await addresses(2);
+    const seen: string[] = [];
+    const n1 = makeNode(1, peers, undefined, (from, msg) => {
+      seen.push(`${from}:${tagOf(msg)}`);
+      return msg.k === PeerKind.commit && typeof msg.zxid !== 'bigint' ? 'zxid must be a bigint' : null;
+    });
+    await n1.net.start();
+    const q = peers[0]!.quorumPort;
+    const raw = await rawOpen(q);
+    raw.send(hello(2, 'quorum'));
+    raw.send(encode(proposal(1)));
+    await n1.rec.until(() => n1.rec.messages.length === 1, 'the valid message');
+    raw.send(encodeBatch([encode(proposal(2)), encode({ k: PeerKind.commit, zxid: 5 }), encode(proposal(3))]));
+    expect(await closed(raw)).toBe(1008);
+    await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break reported');
+    // proposal 2 came before the bad commit in the batch, and still was not delivered
+    expect(n1.rec.messages.map((m) => tagOf(m.msg))).toEqual(['proposal 1']);
+    expect(seen).toEqual(['2:proposal 1', '2:proposal 2', '2:kind 20']);
+    expect(n1.rec.logCount(/warn link from peer 2 \(quorum\): invalid message: zxid must be a bigint; closing/)).toBe(1);
   });
 
   it('replaces an older inbound connection from the same peer and channel', async () => {
