@@ -1,5 +1,5 @@
 import { FrameKind, PROTOCOL_VERSION, SESSION_PASSWD_BYTES, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
-import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp } from '@zabkit/server';
+import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp, type ZabOptions } from '@zabkit/server';
 import { Rng } from '../support/rng.js';
 import { SimDisk } from './sim-disk.js';
 
@@ -19,6 +19,8 @@ export interface SimOptions {
   tornDisk?: boolean;
   initLimit?: number;
   syncLimit?: number;
+  /** Other replication settings for every server. */
+  zab?: Partial<ZabOptions>;
 }
 
 /** Hooks for checkers; every one is optional. */
@@ -118,6 +120,7 @@ export class SimCluster {
       tornDisk: false,
       initLimit: 10,
       syncLimit: 5,
+      zab: {},
       ...opts,
     };
     this.rng = new Rng(opts.seed);
@@ -143,7 +146,13 @@ export class SimCluster {
     s.gen++;
     const core = resolveCoreOptions({ serverId: id, tickTimeMs: this.opts.tickMs, sessionIdBase: (BigInt(id) << 56n) | (BigInt(s.gen) << 40n) });
     const node = new ZabNode(
-      resolveZabOptions(core, { peers: this.peers, committedLogSize: this.opts.committedLogSize, initLimit: this.opts.initLimit, syncLimit: this.opts.syncLimit }),
+      resolveZabOptions(core, {
+        ...this.opts.zab,
+        peers: this.peers,
+        committedLogSize: this.opts.committedLogSize,
+        initLimit: this.opts.initLimit,
+        syncLimit: this.opts.syncLimit,
+      }),
     );
     const apply = node.applyCommitted.bind(node);
     node.applyCommitted = (txn) => {
@@ -292,6 +301,14 @@ export class SimCluster {
     const s = this.servers.get(conn.server)!;
     if (conn.closed || !s.node) return;
     s.node.request(conn.connId, { k: FrameKind.request, xid, req }, this.now);
+    this.drain(s);
+  }
+
+  /** Steps `msg` into server `to` as if `from` had sent it on their link (a faulty or hostile peer). */
+  inject(from: number, to: number, msg: PeerMessage): void {
+    const s = this.servers.get(to)!;
+    if (!s.node) return;
+    s.node.step(from, msg, this.now);
     this.drain(s);
   }
 

@@ -23,6 +23,8 @@ export interface ZabOptions extends CoreOptions {
   maxElectionBackoffTicks: number;
   /** Largest SNAP a learner assembles, in bytes (default 4 GiB); a larger one drops that leader. */
   maxSnapshotBytes: number;
+  /** Where a new leader's zxid counter starts (default 0; tests start near the 32-bit limit). */
+  zxidCounterStart?: number;
 }
 
 /** Durable steps, executed by the runtime strictly in order. */

@@ -170,8 +170,10 @@ export class Leader {
 
   private onFollowerInfo(sid: number, acceptedEpoch: number, lastZxid: Zxid, observer: boolean): void {
     const existing = this.learners.get(sid);
-    // A resent FOLLOWERINFO (the learner had not heard LEADERINFO yet) changes nothing.
-    if (existing && existing.phase !== 'info' && existing.acceptedEpoch === acceptedEpoch && existing.lastZxid === lastZxid) return;
+    // A resent FOLLOWERINFO (the learner had not heard LEADERINFO yet) changes nothing. Once it
+    // acked the epoch, a FOLLOWERINFO (behind that ACKEPOCH on the FIFO link) means the learner
+    // started over, e.g. it dropped us over a bad message without the link breaking: sync it again.
+    if (existing && existing.phase === 'epoch' && existing.acceptedEpoch === acceptedEpoch && existing.lastZxid === lastZxid) return;
     const l: LearnerHandler = {
       sid,
       observer: observer || !this.ctx.quorum.isVoter(sid),
@@ -201,7 +203,11 @@ export class Leader {
   }
 
   private maybeChooseEpoch(): void {
-    if (this.newEpoch !== null || !this.ctx.quorum.containsQuorum(this.epochReporters.keys())) return;
+    if (this.newEpoch !== null) return;
+    // Our own epoch alone rules leading out: no need to wait for a quorum to find that out.
+    const enough = this.ctx.quorum.containsQuorum(this.epochReporters.keys()) || this.ctx.acceptedEpoch >= MAX_EPOCH;
+    if (!enough) return;
+    if (this.epochExhausted) return;
     let highest = 0;
     for (const e of this.epochReporters.values()) if (e > highest) highest = e;
     if (highest >= MAX_EPOCH) {
@@ -324,6 +330,7 @@ export class Leader {
       (txn) => this.broadcast(txn),
       () => this.ctx.goLooking('zxid counter exhausted: a new epoch is needed'),
       this.now(),
+      this.ctx.options.zxidCounterStart,
     );
     for (const x of this.learners.values()) if (x.phase === 'synced') this.upToDate(x);
     const replica = this.ctx.replica;

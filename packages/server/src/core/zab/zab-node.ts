@@ -21,6 +21,7 @@ export function resolveZabOptions(core: CoreOptions, o: Partial<ZabOptions> = {}
     finalizeWaitTicks: o.finalizeWaitTicks ?? 1,
     maxElectionBackoffTicks: o.maxElectionBackoffTicks ?? 30,
     maxSnapshotBytes: o.maxSnapshotBytes ?? 4 * 1024 * 1024 * 1024,
+    ...(o.zxidCounterStart !== undefined ? { zxidCounterStart: o.zxidCounterStart } : {}),
   };
 }
 
