@@ -1,16 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  FrameKind,
-  frameLimitFor,
-  OpCode,
-  peerFrameLimitFor,
-  SESSION_PASSWD_BYTES,
-  validatePeerMessage,
-  type ClientFrame,
-  type PeerMessage,
-  type ServerStatus,
-  type Zxid,
-} from '@zabkit/protocol';
+import { FrameKind, frameLimitFor, OpCode, peerFrameLimitFor, SESSION_PASSWD_BYTES, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
@@ -23,6 +12,7 @@ import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
 import { LatencyStats } from './metrics.js';
+import { peerValidator } from './peer-validator.js';
 import { Snapshotter } from './snapshotter.js';
 import { StorageExecutor } from './storage-executor.js';
 import { VERSION } from './version.js';
@@ -425,10 +415,3 @@ export class ClusterServer implements StartedServer {
   }
 }
 
-/** The peer-message check for this ensemble (PeerNetworkOptions.validate). */
-function peerValidator(config: ServerConfig): (from: number, msg: PeerMessage) => string | null {
-  const serverIds = new Set(config.servers.map((s) => s.id));
-  const voterIds = new Set(config.servers.filter((s) => s.role === 'participant').map((s) => s.id));
-  const { maxDataBytes } = config;
-  return (from, msg) => validatePeerMessage(msg, { serverIds, voterIds, maxDataBytes, from });
-}

@@ -1,4 +1,7 @@
 import { SESSION_PASSWD_BYTES, WRITE_OPS, requestDataBytes, validateRequest, type ErrorCode, type Request } from '@zabkit/protocol';
+import { clampTimeout } from '../sessions.js';
+import type { NodeContext } from './context.js';
+import type { Proposer } from './proposer.js';
 
 /** A write forwarded by a learner, or the session creation it asks for. */
 export type ForwardedRequest = Request | { op: 'createSession'; timeoutMs: number; passwd: Uint8Array };
@@ -38,4 +41,32 @@ export function forwardedCreateSessionProblem(
     return `passwd is not ${SESSION_PASSWD_BYTES} bytes`;
   }
   return null;
+}
+
+/**
+ * The leader's handling of a PeerKind.request from learner `from`: checked as above, then proposed.
+ * Only the server the session's client is on (as its creation or revalidation recorded) may write for it.
+ */
+export function handleForwarded(ctx: NodeContext, proposer: Proposer, from: number, sessionId: bigint, cxid: number, req: ForwardedRequest, now: number): void {
+  const { maxDataBytes, minSessionTimeoutMs, maxSessionTimeoutMs } = ctx.options;
+  if (req.op === 'createSession') {
+    const problem = forwardedCreateSessionProblem(from, sessionId, req, (id) => proposer.sessionIdUsed(id));
+    if (problem !== null) {
+      ctx.log(`dropping a createSession from ${from}: ${problem}`);
+      return;
+    }
+    proposer.createSession(sessionId, clampTimeout(req.timeoutMs, minSessionTimeoutMs, maxSessionTimeoutMs), req.passwd, from, now);
+    return;
+  }
+  const bad = forwardedWriteProblem(req, maxDataBytes);
+  if (bad !== null) {
+    ctx.log(`refusing a write from ${from} for session 0x${sessionId.toString(16)}: ${bad.message}`);
+    proposer.reject(sessionId, cxid, bad.err, now);
+    return;
+  }
+  if (proposer.ownerOf(sessionId) !== from) {
+    proposer.reject(sessionId, cxid, 'SessionMoved', now);
+    return;
+  }
+  proposer.submit(sessionId, cxid, req, from, now);
 }

@@ -1,10 +1,10 @@
 import { MAX_EPOCH, PeerKind, makeZxid, type PeerMessage, type Zxid } from '@zabkit/protocol';
-import { clampTimeout } from '../sessions.js';
 import { encodeTxn } from '../txn-codec.js';
 import type { Txn } from '../txn.js';
 import type { NodeContext } from './context.js';
-import { forwardedCreateSessionProblem, forwardedWriteProblem, type ForwardedRequest } from './forwarded.js';
+import { handleForwarded } from './forwarded.js';
 import { Proposer } from './proposer.js';
+import { snapMessages } from './snap-assembly.js';
 import type { WriteSink } from './replica.js';
 
 type Phase =
@@ -118,7 +118,7 @@ export class Leader {
         if (this.proposer) for (const sid of msg.touches) this.proposer.touch(sid, this.now());
         return;
       case PeerKind.request:
-        this.onRequest(from, msg.sessionId, msg.cxid, msg.req);
+        if (this.proposer) handleForwarded(this.ctx, this.proposer, from, msg.sessionId, msg.cxid, msg.req, this.now());
         return;
       case PeerKind.sync:
         if (this.proposer) this.ctx.send(from, { k: PeerKind.syncReply, id: msg.id, zxid: this.proposer.lastProposed });
@@ -271,14 +271,7 @@ export class Leader {
     if (plan.kind === 'snap') {
       const zxid = this.ctx.replica.lastApplied;
       this.ctx.log(`sync ${l.sid}: SNAP at 0x${zxid.toString(16)} (learner at 0x${l.lastZxid.toString(16)})`);
-      // One message per chunk (each bounded in bytes), so no peer frame must hold the whole tree.
-      let prev: Uint8Array | null = null;
-      let index = 0;
-      for (const chunk of this.ctx.replica.snapshotChunks()) {
-        if (prev !== null) send({ k: PeerKind.snap, zxid, index: index++, last: false, chunk: prev });
-        prev = chunk;
-      }
-      if (prev !== null) send({ k: PeerKind.snap, zxid, index, last: true, chunk: prev });
+      for (const m of snapMessages(zxid, this.ctx.replica.snapshotChunks())) send(m);
     } else {
       if (plan.kind === 'trunc') {
         this.ctx.log(`sync ${l.sid}: TRUNC to 0x${plan.to.toString(16)} then ${plan.txns.length} txn(s)`);
@@ -384,34 +377,6 @@ export class Leader {
   }
 
   // ---- requests ------------------------------------------------------------------------------
-
-  private onRequest(from: number, sessionId: bigint, cxid: number, req: ForwardedRequest): void {
-    const proposer = this.proposer;
-    if (!proposer) return;
-    const now = this.now();
-    const { maxDataBytes, minSessionTimeoutMs, maxSessionTimeoutMs } = this.ctx.options;
-    if (req.op === 'createSession') {
-      const problem = forwardedCreateSessionProblem(from, sessionId, req, (id) => proposer.sessionIdUsed(id));
-      if (problem !== null) {
-        this.ctx.log(`dropping a createSession from ${from}: ${problem}`);
-        return;
-      }
-      proposer.createSession(sessionId, clampTimeout(req.timeoutMs, minSessionTimeoutMs, maxSessionTimeoutMs), req.passwd, from, now);
-      return;
-    }
-    const bad = forwardedWriteProblem(req, maxDataBytes);
-    if (bad !== null) {
-      this.ctx.log(`refusing a write from ${from} for session 0x${sessionId.toString(16)}: ${bad.message}`);
-      proposer.reject(sessionId, cxid, bad.err, now);
-      return;
-    }
-    // Only the server the session's client is on (as revalidation or creation recorded) may write for it.
-    if (proposer.ownerOf(sessionId) !== from) {
-      proposer.reject(sessionId, cxid, 'SessionMoved', now);
-      return;
-    }
-    proposer.submit(sessionId, cxid, req, from, now);
-  }
 
   private localSink(proposer: Proposer): WriteSink {
     const me = this.ctx.myId;

@@ -1,7 +1,18 @@
-import type { SnapMsg, Zxid } from '@zabkit/protocol';
+import { PeerKind, type SnapMsg, type Zxid } from '@zabkit/protocol';
 import { DataTree } from '../data-tree.js';
 import { SessionTable } from '../sessions.js';
 import { readSnapshot } from '../snapshot.js';
+
+/** SNAP as one message per snapshot chunk (each bounded in bytes), so no peer frame holds the whole tree. */
+export function* snapMessages(zxid: Zxid, chunks: Iterable<Uint8Array>): Generator<SnapMsg> {
+  let prev: Uint8Array | null = null;
+  let index = 0;
+  for (const chunk of chunks) {
+    if (prev !== null) yield { k: PeerKind.snap, zxid, index: index++, last: false, chunk: prev };
+    prev = chunk;
+  }
+  if (prev !== null) yield { k: PeerKind.snap, zxid, index, last: true, chunk: prev };
+}
 
 /** Chunks one SNAP may have, whatever their size (a leader sending 1-byte chunks is bounded too). */
 export const MAX_SNAP_CHUNKS = 1 << 22;
