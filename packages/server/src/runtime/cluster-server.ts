@@ -414,4 +414,3 @@ export class ClusterServer implements StartedServer {
     void Promise.all([this.listener.stop().catch(() => {}), this.network?.stop().catch(() => {})]).then(() => this.resolveStopped(err));
   }
 }
-
