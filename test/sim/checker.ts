@@ -1,4 +1,4 @@
-import { PeerKind, counterOf, epochOf, type PeerMessage, type Zxid } from '@zabkit/protocol';
+import { DEFAULT_MAX_DATA_BYTES, PeerKind, counterOf, epochOf, validatePeerMessage, type PeerMessage, type PeerValidationContext, type Zxid } from '@zabkit/protocol';
 import type { StorageOp } from '@zabkit/server';
 import type { SimCluster } from './sim-cluster.js';
 import { txnKey } from './sim-cluster.js';
@@ -29,7 +29,8 @@ const hex = (z: Zxid) => `0x${z.toString(16)}`;
  * (e) a txn TRUNCated away under an epoch that got established never shows up
  *     again on a serving server;
  * plus the persist-before-ack rules of NEWLEADER: currentEpoch is durable only
- * after the synced txns, and the NEWLEADER ACK leaves only after both.
+ * after the synced txns, and the NEWLEADER ACK leaves only after both; and
+ * (f) every message a server sends passes the peer edge's validatePeerMessage.
  */
 export class Checker {
   /** epoch -> the server that led it. */
@@ -49,8 +50,15 @@ export class Checker {
   private readonly wasServing = new Map<number, string>();
   readonly stats = { leaders: 0, applies: 0, truncatedTxns: 0, newLeaderAcks: 0, snapsSent: 0 };
 
+  private readonly edge: Omit<PeerValidationContext, 'from'>;
+
   constructor(private readonly sim: SimCluster) {
     for (const id of sim.ids) this.history.set(id, new Map());
+    this.edge = {
+      serverIds: new Set(sim.ids),
+      voterIds: new Set(sim.peers.filter((p) => p.role === 'participant').map((p) => p.id)),
+      maxDataBytes: DEFAULT_MAX_DATA_BYTES,
+    };
     sim.hooks.push({
       onLoad: (id, _reason, snapZxid) => this.onLoad(id, snapZxid),
       onApply: (id, zxid, key) => this.onApply(id, zxid, key),
@@ -114,6 +122,8 @@ export class Checker {
   }
 
   private onSend(from: number, to: number, msg: PeerMessage, afterStorage: boolean): void {
+    const refused = validatePeerMessage(msg, { ...this.edge, from });
+    if (refused !== null) this.fail(`(f) server ${from} sent ${to} a message the peer edge refuses: ${refused}`);
     if (msg.k === PeerKind.snap) {
       if (msg.index === 0) this.stats.snapsSent++;
       const h = new Map<Zxid, string>();
