@@ -1,7 +1,7 @@
 import { WRITE_OPS } from './messages.js';
 import { MAX_EPOCH, MAX_PING_TOUCHES, MAX_U64, maxTxnBytesFor, peerFrameLimitFor } from './peer-limits.js';
 import { PeerKind } from './peer.js';
-import { requestDataBytes, validateRequest } from './validate.js';
+import { describeValue, requestDataBytes, validateRequest } from './validate.js';
 
 /** Length of a session password, as every server makes them. */
 export const SESSION_PASSWD_BYTES = 16;
@@ -56,7 +56,7 @@ function checkRequest(m: Fields, ctx: PeerValidationContext): string | null {
     return bytes(req, 'passwd', SESSION_PASSWD_BYTES) ?? ((req.passwd as Uint8Array).byteLength === 0 ? 'createSession passwd is empty' : null);
   }
   // A learner forwards only writes, and only ones it validated as it would answer a client.
-  if (!WRITE_OPS.has(req.op as number)) return `request op ${String(req.op)} is not a write`;
+  if (!WRITE_OPS.has(req.op as number)) return `request op ${describeValue(req.op)} is not a write`;
   const problem = validateRequest(req);
   if (problem) return `request: ${problem}`;
   const n = requestDataBytes(req as never);
@@ -64,12 +64,12 @@ function checkRequest(m: Fields, ctx: PeerValidationContext): string | null {
 }
 
 function checkVote(m: Fields, ctx: PeerValidationContext): string | null {
-  const bad = zxid(m, 'zxid') ?? epoch(m, 'peerEpoch') ?? u32(m, 'electionEpoch') ?? (STATES.has(m.state) ? null : `unknown state ${JSON.stringify(m.state)}`);
+  const bad = zxid(m, 'zxid') ?? epoch(m, 'peerEpoch') ?? u32(m, 'electionEpoch') ?? (STATES.has(m.state) ? null : `unknown state ${describeValue(m.state)}`);
   if (bad) return bad;
   if (!Number.isInteger(m.leader)) return 'leader must be an integer';
   // A looking observer's first vote names itself (a placeholder the voters ignore).
   const placeholder = m.leader === ctx.from && !ctx.voterIds.has(ctx.from) && m.state === 'LOOKING';
-  return ctx.voterIds.has(m.leader as number) || placeholder ? null : `vote for ${String(m.leader)}, which is not a voter`;
+  return ctx.voterIds.has(m.leader as number) || placeholder ? null : `vote for ${m.leader as number}, which is not a voter`;
 }
 
 const CHECKS: Readonly<Record<number, Check>> = {
@@ -111,8 +111,8 @@ export function validatePeerMessage(msg: unknown, ctx: PeerValidationContext): s
   if (!ctx.serverIds.has(ctx.from)) return `message from unknown server ${ctx.from}`;
   const m = msg as Fields;
   const check = typeof m.k === 'number' ? CHECKS[m.k] : undefined;
-  if (!check) return `unknown message kind ${String(m.k)}`;
+  if (!check) return `unknown message kind ${describeValue(m.k)}`;
   const problem = check(m, ctx);
-  return problem === null ? null : `kind ${String(m.k)}: ${problem}`;
+  return problem === null ? null : `kind ${m.k as number}: ${problem}`;
 }
 

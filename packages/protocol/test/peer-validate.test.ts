@@ -70,6 +70,9 @@ const bad: Array<[string, keyof typeof good, Record<string, unknown>, RegExp]> =
   ['vote peerEpoch as a bigint', 'vote', { peerEpoch: 3n }, /peerEpoch/],
   ['vote electionEpoch fractional', 'vote', { electionEpoch: 1.5 }, /electionEpoch/],
   ['vote state unknown', 'vote', { state: 'RULING' }, /state/],
+  ['vote state a bigint', 'vote', { state: 7n }, /unknown state 7/],
+  ['vote state a map with a toString key', 'vote', { state: { toString: 1 } }, /unknown state a value of type object/],
+  ['request op a map with a toString key', 'request', { req: { op: { toString: 1 } } }, /request op a value of type object is not a write/],
   ['followerInfo acceptedEpoch 2^53', 'followerInfo', { acceptedEpoch: 2 ** 53 }, /acceptedEpoch/],
   ['followerInfo acceptedEpoch as a bigint', 'followerInfo', { acceptedEpoch: 3n }, /acceptedEpoch/],
   ['followerInfo acceptedEpoch 2^32', 'followerInfo', { acceptedEpoch: 2 ** 32 }, /acceptedEpoch/],
@@ -144,8 +147,8 @@ describe('validatePeerMessage', () => {
   });
 
   it('refuses what is not a peer message, unknown kinds, transport frames and unknown senders', () => {
-    for (const v of [null, 5, 'x', [good.ack], {}, { k: 99 }, { k: PeerKind.hello, sid: 2, channel: 'quorum', protocolVersion: 1 }, { k: PeerKind.batch, msgs: [] }]) {
-      expect(validatePeerMessage(v, ctx), String((v as { k?: unknown } | null)?.k)).not.toBeNull();
+    for (const v of [null, 5, 'x', [good.ack], {}, { k: 99 }, { k: { toString: 1 } }, { k: 5n }, { k: PeerKind.hello, sid: 2, channel: 'quorum', protocolVersion: 1 }, { k: PeerKind.batch, msgs: [] }]) {
+      expect(validatePeerMessage(v, ctx)).not.toBeNull();
     }
     expect(validatePeerMessage(good.ack, { ...ctx, from: 9 })).toMatch(/unknown server 9/);
   });
