@@ -17,7 +17,17 @@ async function peerAddresses(configFile: string): Promise<PeerAddress[]> {
   }));
 }
 
-// The issue's attacks, from a real peer link (posing as the observer, which is down), against a
+/** The cluster's shared secret, as the servers read it (quorum.auth.secretFile, trailing newlines cut). */
+async function clusterSecret(configFile: string): Promise<Uint8Array> {
+  const path = /^quorum\.auth\.secretFile=(.+)$/m.exec(await readFile(configFile, 'utf8'))?.[1];
+  if (!path) throw new Error(`no quorum.auth.secretFile in ${configFile}`);
+  const bytes = await readFile(path.trim());
+  let end = bytes.byteLength;
+  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  return bytes.subarray(0, end);
+}
+
+// The issue's attacks, from a real (authenticated) peer link (posing as the observer, which is down), against a
 // real leader: each closes that link with the reason logged; the leader leads on, nothing is applied
 // or persisted.
 describe('a peer that sends what no correct server sends (3 voters + 1 observer, real processes)', () => {
@@ -44,6 +54,8 @@ describe('a peer that sends what no correct server sends (3 voters + 1 observer,
     fake = new PeerNetwork({
       myId: 4,
       peers: await peerAddresses(cluster.node(1).configFile),
+      // the peer knows the secret: authenticated, and still sending anything
+      auth: { secret: await clusterSecret(cluster.node(1).configFile), tls: null },
       logger: silentLogger,
       maxFrameBytes: 64 * 1024 * 1024,
       onMessage: () => {},
@@ -67,13 +79,13 @@ describe('a peer that sends what no correct server sends (3 voters + 1 observer,
     for (const [i, [what, msg, reason]] of attacks.entries()) {
       // (a send right after a break may be discarded until the break is reported)
       await pollUntil('the fake link to report the last refusal', 15_000, async () => (breaks >= i ? true : undefined), 20);
-      const refused = h.nextLine(new RegExp(`link from peer 4 \\(quorum\\): invalid message: .*${reason.source}`), { id: leader, timeoutMs: 15_000 });
+      const refused = h.nextLine(new RegExp(`link from peer 4 \\(quorum\\): invalid kind \\d+ message: .*${reason.source}`), { id: leader, timeoutMs: 15_000 });
       fake.send(leader, msg);
       await expect(refused.catch((e) => { throw new Error(`${what}: ${e.message}\n${h!.tail(30)}`); }), what).resolves.toBeTruthy();
     }
     // A frame far above what a proposal of a maximal request needs: refused by size (no more 1 GiB).
     await pollUntil('the fake link to report the last refusal', 15_000, async () => (breaks >= attacks.length ? true : undefined), 20);
-    const oversized = h.nextLine(/link from peer 4 \(quorum\).*(Max payload size exceeded|1009)/, { id: leader, timeoutMs: 15_000 });
+    const oversized = h.nextLine(/link from peer 4 \(quorum\).*a frame of \d+ bytes exceeds the limit of/, { id: leader, timeoutMs: 15_000 });
     fake.send(leader, { k: PeerKind.proposal, zxid: (1n << 32n) | 1n, txn: new Uint8Array(20 * 1024 * 1024) });
     await oversized;
 

@@ -7,7 +7,10 @@ const version = async (): Promise<string> => (await import('@zabkit/server')).VE
 const usage = async (): Promise<string> => `zabkit ${await version()} — a ZooKeeper-style coordination service
 
 usage:
-  zabkit server --config FILE [--myid N]     run one server from a zoo.cfg file
+  zabkit server --config FILE [--myid N] [--rejoin-empty]
+                                             run one server from a zoo.cfg file; --rejoin-empty: if its
+                                             data is not a whole history (refused otherwise), move it
+                                             aside to <dataDir>/damaged-<time>/ and rejoin empty
   zabkit dev [--nodes N] [--observers K] [--port P] [--data DIR] [--demo]
                                              start a local cluster on 127.0.0.1 (Ctrl-C stops it)
   zabkit shell CONNECT [-c "CMD"]            zkCli-style shell (ls, get, stat, create, set, delete, ...)

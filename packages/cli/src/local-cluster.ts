@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getServerStatus, type ServerStatus } from '@zabkit/client';
+import { ensureClusterSecret } from './cluster-secret.js';
 
 /** Path of the built `zabkit` entry point (also right when this module runs from src/ in tests). */
 export const BIN_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
@@ -36,6 +37,12 @@ export interface LocalClusterOptions {
   tickTime?: number;
   /** Extra zoo.cfg lines for every node. */
   extraConfig?: Record<string, string | number>;
+  /**
+   * With more than one server: make a shared secret (`<dataDir>/quorum.secret`, kept if present) and
+   * write `quorum.auth.secretFile=` for every node, unless extraConfig sets that key itself.
+   * Default true; false leaves peer authentication to extraConfig (sslQuorum, quorum.auth.insecure).
+   */
+  peerSecret?: boolean;
   /** Called with every log line a node prints. */
   onLog?: (id: number, line: string) => void;
   /** How long to wait for a node to say it is ready (default 30 s). */
@@ -69,7 +76,7 @@ export class LocalCluster {
   private readonly opts: Required<Omit<LocalClusterOptions, 'onLog'>> & Pick<LocalClusterOptions, 'onLog'>;
 
   constructor(opts: LocalClusterOptions) {
-    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, readyTimeoutMs: 30_000, nodeArgs: [...SERVER_NODE_ARGS], ...opts };
+    this.opts = { nodes: 1, observers: 0, basePort: 0, tickTime: 2000, extraConfig: {}, peerSecret: true, readyTimeoutMs: 30_000, nodeArgs: [...SERVER_NODE_ARGS], ...opts };
   }
 
   get connectString(): string {
@@ -82,6 +89,11 @@ export class LocalCluster {
     const ports: number[] = [];
     if (this.opts.basePort > 0) for (let i = 0; i < count * 3; i++) ports.push(this.opts.basePort + i);
     else ports.push(...(await freePorts(count * 3)));
+    const auth: string[] = [];
+    if (count > 1 && this.opts.peerSecret && this.opts.extraConfig['quorum.auth.secretFile'] === undefined) {
+      await mkdir(this.opts.dataDir, { recursive: true });
+      auth.push(`quorum.auth.secretFile=${await ensureClusterSecret(join(this.opts.dataDir, 'quorum.secret'))}`);
+    }
     for (let id = 1; id <= count; id++) {
       const dataDir = join(this.opts.dataDir, `node${id}`);
       await mkdir(dataDir, { recursive: true });
@@ -92,6 +104,7 @@ export class LocalCluster {
         `dataDir=${dataDir}`,
         `clientPort=${ports[id - 1]}`,
         'clientPortAddress=127.0.0.1',
+        ...auth,
         ...Object.entries(this.opts.extraConfig).map(([k, v]) => `${k}=${v}`),
       ];
       if (count > 1) {
@@ -119,11 +132,15 @@ export class LocalCluster {
     return node;
   }
 
-  /** Starts (or restarts) node `id` and waits until it says it is ready. */
-  async startNode(id: number): Promise<void> {
+  /**
+   * Starts (or restarts) node `id` and waits until it says it is ready; `serverArgs` are extra
+   * `zabkit server` flags (e.g. `['--rejoin-empty']`).
+   */
+  async startNode(id: number, opts: { serverArgs?: string[] } = {}): Promise<void> {
     const node = this.node(id);
     if (node.process) throw new Error(`node ${id} is already running`);
-    const child = spawn(process.execPath, [...this.opts.nodeArgs, BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id)], {
+    const args = [...this.opts.nodeArgs, BIN_PATH, 'server', '--config', node.configFile, '--myid', String(id), ...(opts.serverArgs ?? [])];
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     node.process = child;

@@ -5,6 +5,7 @@ import {
   decodeFrames,
   encodeFrame,
   FrameBatch,
+  frameLimitFor,
   type ClientFrame,
   type ConnectFrame,
   type ConnectedFrame,
@@ -55,7 +56,7 @@ export class Connection {
   private constructor(
     private readonly ws: WebSocket,
     address: ServerAddress,
-    private readonly maxFrameBytes: number,
+    private maxFrameBytes: number,
     private readonly logger: Logger | undefined,
   ) {
     this.address = formatAddress(address);
@@ -86,6 +87,7 @@ export class Connection {
           reject(err);
         } else {
           conn.arrays = connected!.frameArrays === true;
+          if (Number.isInteger(connected!.maxDataBytes) && connected!.maxDataBytes > 0) conn.raiseFrameLimit(frameLimitFor(connected!.maxDataBytes));
           resolve({ conn, connected: connected! });
         }
       };
@@ -128,6 +130,23 @@ export class Connection {
         }
       });
     });
+  }
+
+  /**
+   * Accepts frames up to `maxFrameBytes` from now on (the server's limit, learned from its
+   * connected frame: a server with a larger jute.maxbuffer may send replies that large). ws fixes
+   * maxPayload when the socket opens, before the server is heard; its receiver keeps the limit in
+   * `_maxPayload`, raised here (a server test checks it against a server with a larger limit).
+   */
+  raiseFrameLimit(maxFrameBytes: number): void {
+    if (maxFrameBytes <= this.maxFrameBytes) return;
+    const receiver = (this.ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+    if (!receiver || typeof receiver._maxPayload !== 'number') {
+      this.logger?.warn(`zabkit client: cannot raise the frame limit to ${maxFrameBytes} bytes (ws internals changed); replies above ${this.maxFrameBytes} will drop the connection`);
+      return;
+    }
+    receiver._maxPayload = maxFrameBytes;
+    this.maxFrameBytes = maxFrameBytes;
   }
 
   /** Starts delivering frames (buffered ones first). Reports a loss that happened before attaching. */

@@ -72,6 +72,8 @@ export const ClosedError = sub('Closed', 'ClosedError');
 export const NoAuthError = sub('NoAuth', 'NoAuthError');
 export const SessionMovedError = sub('SessionMoved', 'SessionMovedError');
 export const UnimplementedError = sub('Unimplemented', 'UnimplementedError');
+export const TooManyWatchesError = sub('TooManyWatches', 'TooManyWatchesError');
+export const ResponseTooLargeError = sub('ResponseTooLarge', 'ResponseTooLargeError');
 
 const SUBCLASSES: Partial<Record<ErrorCode, SubclassCtor>> = {
   NoNode: NoNodeError,
@@ -90,6 +92,8 @@ const SUBCLASSES: Partial<Record<ErrorCode, SubclassCtor>> = {
   NoAuth: NoAuthError,
   SessionMoved: SessionMovedError,
   Unimplemented: UnimplementedError,
+  TooManyWatches: TooManyWatchesError,
+  ResponseTooLarge: ResponseTooLargeError,
 };
 
 /** True for a ZabError whose code may succeed when tried again; use as p-retry's `shouldRetry`. */

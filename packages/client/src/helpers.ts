@@ -256,6 +256,16 @@ export async function removeNode(client: ZabClient, path: string, attempts = 20)
   return sessionGone(client);
 }
 
+/**
+ * Waits for a clean-up at most `ms` (default 1 s), so that normally a rejected call leaves nothing behind,
+ * while a clean-up stuck behind a lost connection goes on in the background instead of holding the caller.
+ */
+export function settleBriefly(work: Promise<unknown>, ms = 1_000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wait = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return Promise.race([work.then(() => {}, () => {}), wait]).finally(() => clearTimeout(timer));
+}
+
 /** What a recipe handle does when its client's session changes. */
 export interface SessionHandlers {
   reconnected?: () => void;

@@ -3,7 +3,7 @@ export { parseConnectString, formatAddress, DEFAULT_CLIENT_PORT, type ServerAddr
 export type { DataInput } from './data.js';
 export * from './errors.js';
 export type { ClientEvents, ClientState } from './events.js';
-export { createProtected, createProtectedWithStat, isProtected, mkdirp, removeNode, sleep, SessionListener, type SessionHandlers, PROTECTED_PREFIX, sequenceOf, sortSequential, stripProtected, waitForDeletion, type ProtectedCreateOptions } from './helpers.js';
+export { createProtected, createProtectedWithStat, isProtected, mkdirp, removeNode, settleBriefly, sleep, SessionListener, type SessionHandlers, PROTECTED_PREFIX, sequenceOf, sortSequential, stripProtected, waitForDeletion, type ProtectedCreateOptions } from './helpers.js';
 export { toWireOps, type Op, type OpResult } from './ops.js';
 export type { CallOptions, ConnectOptions, Logger, RetryOptions } from './options.js';
 export { getServerStatus } from './status.js';

@@ -40,6 +40,10 @@ export const ERROR_NUMBERS = {
   Aborted: -1003,
   // The client handle was closed before the request completed.
   Closed: -1004,
+  // A read asked for a watch past the session's cap (maxWatchesPerSession); nothing was registered.
+  TooManyWatches: -1005,
+  // The reply would exceed the frame limit (e.g. getChildren of a huge node); the connection stays up.
+  ResponseTooLarge: -1006,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_NUMBERS;

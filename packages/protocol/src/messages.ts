@@ -219,6 +219,12 @@ export interface ServerStatus {
   followers?: number[];
   /** Approximate bytes of znode data held. */
   dataBytes: number;
+  /**
+   * How this server's peers prove who they are: a shared secret, mutual TLS, both, none
+   * (`quorum.auth.insecure=true`: anyone reaching the peer ports can join), or no peers at all.
+   * Absent from servers before it was added.
+   */
+  peerAuth?: 'secret' | 'tls' | 'tls+secret' | 'insecure' | 'standalone';
   /** The server process's memory (process.memoryUsage()), in bytes; absent from servers before it was added. */
   memory?: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
 }

@@ -35,8 +35,11 @@ export type PeerKind = (typeof PeerKind)[keyof typeof PeerKind];
 
 export type ServerState = 'LOOKING' | 'LEADING' | 'FOLLOWING' | 'OBSERVING';
 
-/** First frame on every peer link. */
-export interface HelloMsg { k: typeof PeerKind.hello; sid: number; channel: 'election' | 'quorum'; protocolVersion: number }
+/**
+ * First frame on every peer link, from the server that dialled. `nonce` (fresh random bytes) is the
+ * dialer's half of the authentication handshake (see peer-handshake.ts).
+ */
+export interface HelloMsg { k: typeof PeerKind.hello; sid: number; channel: 'election' | 'quorum'; protocolVersion: number; nonce: Uint8Array }
 
 /** A FastLeaderElection notification: the sender's current vote and state. */
 export interface VoteMsg {

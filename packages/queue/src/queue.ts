@@ -4,6 +4,8 @@ import {
   hasCode,
   isRetryable,
   mkdirp,
+  settleBriefly,
+  sleep,
   sortSequential,
   zabError,
   type CallOptions,
@@ -223,15 +225,18 @@ export class FifoQueue<T = unknown> {
             if (unknown && (await this.ownsLock(lock, token, scope))) break;
             return null;
           }
+          // Any other answer leaves the outcome open: an abort or timeout while the multi is on the
+          // wire does not stop the ensemble from applying it.
+          unknown = true;
           scope.check();
           if (!isRetryable(err) || attempt >= 30) throw err;
-          if (hasCode(err, 'ConnectionLoss') || hasCode(err, 'OperationTimeout')) unknown = true;
           await scope.pause(Math.min(500, 25 * 2 ** attempt));
         }
       }
     } catch (err) {
-      // Aborted after a create whose outcome is unknown: do not leave our lock behind.
-      if (unknown) void this.dropLockIfOurs(lock, token);
+      // Given up after a create whose outcome is unknown: do not leave our lock behind. The check runs on
+      // this session, so it is answered after the multi in flight (if any) and sees its outcome.
+      if (unknown) await settleBriefly(this.dropLockIfOurs(lock, token));
       throw err;
     }
     try {
@@ -265,12 +270,18 @@ export class FifoQueue<T = unknown> {
     }
   }
 
+  /** Deletes `lock` if it carries our token; retried while disconnected, until the session ends. */
   private async dropLockIfOurs(lock: string, token: string): Promise<void> {
-    try {
-      const { data, stat } = await this.client.getString(lock);
-      if (data === token) await this.client.delete(lock, { version: stat.version });
-    } catch {
-      /* gone, or the session is: either way the lock goes */
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (this.client.state === 'expired' || this.client.state === 'closed') return; // the lock went with the session
+      try {
+        const { data, stat } = await this.client.getString(lock);
+        if (data === token) await this.client.delete(lock, { version: stat.version });
+        return;
+      } catch (err) {
+        if (!isRetryable(err)) return; // NoNode: never created, or gone already
+        await sleep(Math.min(1000, 50 * 2 ** attempt));
+      }
     }
   }
 
@@ -312,3 +323,4 @@ export class FifoQueue<T = unknown> {
     if (this.closed.signal.aborted) throw zabError('Closed', `queue ${this.path} is closed`, { path: this.path });
   }
 }
+

@@ -187,6 +187,35 @@ describe('FifoQueue', () => {
     expect(await zk.getChildren(path)).toEqual([]);
   });
 
+  it('takes that time out while their claim is in flight leave no claim behind: every item stays takeable', async () => {
+    const path = fresh();
+    const ITEMS = 150;
+    const producer = new FifoQueue<number>(zk, path);
+    for (let i = 0; i < ITEMS; i++) await producer.put(i);
+    // One consumer session, many takes with timeouts of 1-25 ms: some time out before the claim, some
+    // while its multi is on the wire (the orphan case), some succeed. Bounded: 400 attempts.
+    const c = await tc.client();
+    const q = new FifoQueue<number>(c, path);
+    const taken: number[] = [];
+    let timedOut = 0;
+    for (let attempt = 0; attempt < 400 && taken.length < ITEMS; attempt++) {
+      try {
+        taken.push(await q.take({ timeoutMs: 1 + (attempt % 25) }));
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('OperationTimeout');
+        timedOut++;
+      }
+    }
+    expect(timedOut).toBeGreaterThan(0);
+    // The consumer's session is still alive: an orphaned claim would hide its item from everyone else.
+    await c.sync(path);
+    const children = await c.getChildren(path);
+    expect(children.filter((name) => name.endsWith('.lock'))).toEqual([]);
+    const rest: number[] = [];
+    for (let v = await producer.tryTake(); v !== undefined; v = await producer.tryTake()) rest.push(v);
+    expect([...taken, ...rest].sort((a, b) => a - b)).toEqual([...Array(ITEMS).keys()]);
+  });
+
   describe('leases (at-least-once)', () => {
     it('a leased item is hidden from others until acked; release puts it back at the head', async () => {
       const path = fresh();

@@ -2,6 +2,7 @@ export * from './core/index.js';
 export * from './storage/index.js';
 export { startServer, runServer, type StartServerOptions, type RunServerOptions } from './runtime/start-server.js';
 export type { StartedServer } from './runtime/cluster-server.js';
+export { IncompleteHistoryError } from './runtime/history-guard.js';
 export {
   parseConfig,
   loadConfig,
@@ -13,5 +14,6 @@ export {
   type ParsedConfig,
   type ConfigInput,
 } from './runtime/config.js';
+export { PEER_AUTH_KEYS, PeerAuthError, type PeerAuthConfig } from './runtime/peer-auth-config.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './runtime/logger.js';
 export { VERSION } from './runtime/version.js';

@@ -9,6 +9,8 @@ export interface NodeConfigInput {
   /** [clientPort, quorumPort, electionPort] per node id, index = id - 1. */
   ports: Array<[number, number, number]>;
   extraConfig?: Record<string, string | number>;
+  /** The cluster's shared peer secret file as the server sees it; written as quorum.auth.secretFile for a cluster. */
+  secretFile?: string;
 }
 
 export function renderZooCfg(input: NodeConfigInput): string {
@@ -22,6 +24,7 @@ export function renderZooCfg(input: NodeConfigInput): string {
     `dataDir=${input.dataDir}`,
     `clientPort=${mine[0]}`,
     'clientPortAddress=127.0.0.1',
+    ...(count > 1 && input.secretFile !== undefined && input.extraConfig?.['quorum.auth.secretFile'] === undefined ? [`quorum.auth.secretFile=${input.secretFile}`] : []),
     ...Object.entries(input.extraConfig ?? {}).map(([k, v]) => `${k}=${v}`),
   ];
   if (count > 1) {

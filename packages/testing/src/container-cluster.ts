@@ -1,6 +1,7 @@
 /** startCluster on testcontainers: one container per server, host networking, loopback ports. */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { ensureClusterSecret } from 'zabkit';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, Wait, type StartedTestContainer } from 'testcontainers';
@@ -274,6 +275,8 @@ export async function startDockerCluster(opts: ClusterOptions = {}): Promise<Clu
     const flat = await freePorts(count * 3);
     const ports: Array<[number, number, number]> = [];
     for (let i = 0; i < count; i++) ports.push([flat[3 * i]!, flat[3 * i + 1]!, flat[3 * i + 2]!]);
+    // One secret for the cluster, copied into each node's mounted data dir (the only host path a container sees).
+    const secret = count > 1 ? await readFile(await ensureClusterSecret(join(baseDir, 'quorum.secret'))) : null;
     for (let id = 1; id <= count; id++) {
       const hostDir = join(baseDir, `node${id}`);
       await mkdir(hostDir, { recursive: true });
@@ -285,7 +288,9 @@ export async function startDockerCluster(opts: ClusterOptions = {}): Promise<Clu
         dataDir: CONTAINER_DATA_DIR,
         ports,
         ...(opts.extraConfig ? { extraConfig: opts.extraConfig } : {}),
+        ...(secret ? { secretFile: `${CONTAINER_DATA_DIR}/quorum.secret` } : {}),
       });
+      if (secret) await writeFile(join(hostDir, 'quorum.secret'), secret, { mode: 0o600 });
       await writeFile(join(hostDir, 'zoo.cfg'), cfg);
       await writeFile(join(hostDir, 'myid'), `${id}\n`);
       nodes.push(new DockerNode(rt, id, id > voters ? 'observer' : 'participant', ports[id - 1]![0], hostDir));

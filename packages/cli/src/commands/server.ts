@@ -1,11 +1,15 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
+import { ConfigError, CorruptLogError, IncompleteHistoryError, createLogger, loadConfig, runServer, type StartedServer } from '@zabkit/server';
 
-/** `zabkit server --config FILE [--myid N]`: runs until SIGTERM / SIGINT. */
+/**
+ * `zabkit server --config FILE [--myid N] [--rejoin-empty]`: runs until SIGTERM / SIGINT. A data dir
+ * that is not a whole history is refused (exit 1, the reason and the way out on one line);
+ * --rejoin-empty then moves it aside and starts empty (RunServerOptions.rejoinEmpty).
+ */
 export async function runServerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, myid: { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, myid: { type: 'string' }, 'rejoin-empty': { type: 'boolean' } },
     strict: true,
   });
   if (!values.config) {
@@ -41,13 +45,16 @@ export async function runServerCommand(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   try {
-    server = await runServer(loaded.config, logger, { signal: startup.signal });
+    server = await runServer(loaded.config, logger, { signal: startup.signal, rejoinEmpty: values['rejoin-empty'] ?? false });
   } catch (err) {
     if (startup.signal.aborted && err === startup.signal.reason) {
       logger.info('server stopped before it started serving');
       return 0;
     }
-    logger.error(`cannot start: ${(err as Error).message}`);
+    // (a refusal's message says what is wrong and the way out: no "cannot start" prefix, no stack)
+    if (err instanceof IncompleteHistoryError) logger.error(err.message);
+    else if (err instanceof CorruptLogError) logger.error(`cannot start: ${err.message}. Restore the file, or restart with --rejoin-empty to rejoin empty`);
+    else logger.error(`cannot start: ${(err as Error).message}`);
     return 1;
   }
   const err = await server.stopped;

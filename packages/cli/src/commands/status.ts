@@ -18,8 +18,12 @@ export async function runStatus(args: string[]): Promise<number> {
           `sessions ${s.sessions}  connections ${s.connections}  znodes ${s.znodes}  watches ${s.watches}  ` +
           `outstanding ${s.outstandingRequests}  latency min/avg/max ${s.latency.min}/${s.latency.avg}/${s.latency.max} ms` +
           (s.followers ? `  followers ${s.followers.join(',')}` : '') +
-          (s.memory ? `  rss ${mb(s.memory.rss)} MB  heap ${mb(s.memory.heapUsed)}/${mb(s.memory.heapTotal)} MB` : ''),
+          (s.memory ? `  rss ${mb(s.memory.rss)} MB  heap ${mb(s.memory.heapUsed)}/${mb(s.memory.heapTotal)} MB` : '') +
+          (s.peerAuth ? `  peer-auth ${s.peerAuth}` : ''),
       );
+      if (s.peerAuth === 'insecure') {
+        console.log(`${host}  WARNING: server ${s.serverId} runs with quorum.auth.insecure=true: anyone who reaches its peer ports can join the cluster`);
+      }
     } catch (err) {
       failures++;
       console.log(`${host}  unreachable: ${(err as Error).message}`);

@@ -6,6 +6,7 @@ import {
   isRetryable,
   mkdirp,
   removeNode,
+  settleBriefly,
   zabError,
   type DataInput,
   type Stat,
@@ -80,14 +81,6 @@ export async function createOwnNode(client: ZabClient, dir: string, prefix: stri
  */
 export async function dropNode(client: ZabClient, path: string): Promise<void> {
   await settleBriefly(removeNode(client, path));
-}
-
-const CLEANUP_WAIT_MS = 1_000;
-
-function settleBriefly(work: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const wait = new Promise<void>((r) => (timer = setTimeout(r, CLEANUP_WAIT_MS)));
-  return Promise.race([work.then(() => {}), wait]).finally(() => clearTimeout(timer));
 }
 
 /** Finds and deletes the node(s) a failed protected create with `guid` may have left in `dir`. */

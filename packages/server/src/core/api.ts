@@ -20,4 +20,6 @@ export interface CoreOptions {
   sessionIdBase: bigint;
   /** How often (ms) containers and TTL nodes are checked for removal. */
   containerCheckIntervalMs: number;
+  /** Watches one session may hold; a read asking for one more fails with TooManyWatches (default 65536). */
+  maxWatchesPerSession: number;
 }

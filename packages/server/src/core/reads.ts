@@ -20,18 +20,22 @@ export function executeRead(tree: DataTree, watches: WatchManager, sessionId: bi
   switch (req.op) {
     case OpCode.exists: {
       const node = tree.get(req.path);
-      if (req.watch) watches.add(sessionId, node ? 'data' : 'exist', req.path);
+      const kind = node ? 'data' : 'exist';
+      if (req.watch && !watches.admits(sessionId, kind, req.path)) return tooManyWatches(watches, sessionId, 1);
+      if (req.watch) watches.add(sessionId, kind, req.path);
       return { body: { stat: node ? statOf(node) : null } };
     }
     case OpCode.getData: {
       const node = tree.get(req.path);
       if (!node) return { err: 'NoNode', message: `no node ${req.path}` };
+      if (req.watch && !watches.admits(sessionId, 'data', req.path)) return tooManyWatches(watches, sessionId, 1);
       if (req.watch) watches.add(sessionId, 'data', req.path);
       return { body: { data: dataOf(node), stat: statOf(node) } };
     }
     case OpCode.getChildren: {
       const node = tree.get(req.path);
       if (!node) return { err: 'NoNode', message: `no node ${req.path}` };
+      if (req.watch && !watches.admits(sessionId, 'child', req.path)) return tooManyWatches(watches, sessionId, 1);
       if (req.watch) watches.add(sessionId, 'child', req.path);
       const children = childNames(node);
       return { body: req.withStat ? { children, stat: statOf(node) } : { children } };
@@ -42,11 +46,26 @@ export function executeRead(tree: DataTree, watches: WatchManager, sessionId: bi
       if (!tree.get(req.path)) return { err: 'NoNode', message: `no node ${req.path}` };
       return { body: { count: tree.countDescendants(req.path) } };
     }
-    case OpCode.setWatches:
+    case OpCode.setWatches: {
+      // all or nothing: a client re-arming more than the cap learns it, rather than losing some silently
+      const asked = req.dataWatches.length + req.existWatches.length + req.childWatches.length;
+      if (watches.countOf(sessionId) + asked > watches.maxPerSession) return tooManyWatches(watches, sessionId, asked);
       return { body: {}, events: setWatches(tree, watches, sessionId, req.relativeZxid, req.dataWatches, req.existWatches, req.childWatches) };
+    }
     default:
       return { err: 'BadArguments', message: `operation ${req.op} is not a read` };
   }
+}
+
+/**
+ * The read is refused rather than answered without its watch: a client that silently lost a watch
+ * would wait forever for an event. Reads without a watch keep working.
+ */
+function tooManyWatches(watches: WatchManager, sessionId: bigint, asked: number): ReadResult {
+  return {
+    err: 'TooManyWatches',
+    message: `the session holds ${watches.countOf(sessionId)} watches and asked for ${asked} more; the limit (maxWatchesPerSession) is ${watches.maxPerSession}`,
+  };
 }
 
 /**

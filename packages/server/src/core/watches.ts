@@ -25,6 +25,20 @@ export class WatchManager {
   /** The paths each session watches, per kind, for cleanup. */
   private readonly bySession = new Map<bigint, Record<WatchKind, Set<string>>>();
 
+  /** `maxPerSession` bounds what one session can make the server hold (see admits). */
+  constructor(readonly maxPerSession = Number.POSITIVE_INFINITY) {}
+
+  /** Watches the session holds (a path watched two ways counts twice). */
+  countOf(sessionId: bigint): number {
+    const mine = this.bySession.get(sessionId);
+    return mine ? mine.data.size + mine.exist.size + mine.child.size : 0;
+  }
+
+  /** Whether add() of this watch stays within the session's cap (re-adding one it holds always does). */
+  admits(sessionId: bigint, kind: WatchKind, path: string): boolean {
+    return this.countOf(sessionId) < this.maxPerSession || this.has(sessionId, kind, path);
+  }
+
   add(sessionId: bigint, kind: WatchKind, path: string): void {
     const m = this.byKind[kind];
     let set = m.get(path);

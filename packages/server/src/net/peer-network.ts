@@ -1,14 +1,19 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { decode, encode, isPeerFrame, PeerKind, PROTOCOL_VERSION, type PeerFrame, type PeerMessage } from '@zabkit/protocol';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { decode, encode, isPeerFrame, PeerKind, type PeerFrame, type PeerMessage } from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
-import { OutboundLink, terminate, type PeerChannel } from './peer-outbound.js';
+import type { PeerAuth } from './peer-auth.js';
+import { HANDSHAKE_TIMEOUT_MS, InboundConn, type InboundHost } from './peer-inbound.js';
+import { OutboundLink, type PeerChannel } from './peer-outbound.js';
 
 export { MAX_QUEUED_BYTES, MAX_QUEUED_MSGS, type PeerChannel } from './peer-outbound.js';
+export { HANDSHAKE_TIMEOUT_MS } from './peer-inbound.js';
+export { PRE_AUTH_FRAME_BYTES } from './peer-framing.js';
+export { peerAuthMode, type PeerAuth, type PeerAuthMode, type PeerTls } from './peer-auth.js';
 
-/** An inbound connection that has not sent a valid hello by then is closed. */
-export const HELLO_TIMEOUT_MS = 10_000;
+/** Connections that have not completed the handshake, per remote address and in all; more are refused at once. */
+export const MAX_UNAUTHENTICATED_PER_ADDRESS = 8;
+export const MAX_UNAUTHENTICATED = 64;
 
 export interface PeerAddress {
   id: number;
@@ -23,13 +28,19 @@ export interface PeerNetworkOptions {
   myId: number;
   /** Every server, including this one (whose entry gives the host and ports to listen on). */
   peers: PeerAddress[];
+  /** How links prove their ends: a shared secret, mutual TLS, both, or neither (insecure). */
+  auth: PeerAuth;
   logger: Logger;
-  /** Larger inbound frames close that link (ws close 1009). A SNAP can be big: e.g. 256 MiB. */
+  /** Larger inbound frames (after the handshake) close that link. A SNAP can be big: e.g. 256 MiB. */
   maxFrameBytes: number;
-  /** Why a decoded message from `from` is malformed (the link is then closed), or null to deliver it. */
-  validate?: (from: number, msg: PeerMessage) => string | null;
   /** One decoded message from `from`, in the order `from` sent it on that channel. */
   onMessage(from: number, msg: PeerMessage): void;
+  /**
+   * Checks every message from an authenticated peer before any is delivered (each member of a
+   * batch, all of them first). A non-null result is why: the link is closed with it logged, and
+   * nothing of that frame is delivered. Default: everything passes.
+   */
+  validate?: (from: number, msg: PeerMessage) => string | null;
   /**
    * The link to `peer` broke (either direction, either channel): messages in flight may be
    * lost. Called once per break, not once per socket or per failed redial.
@@ -46,27 +57,11 @@ interface PeerState {
   out: Record<PeerChannel, OutboundLink>;
 }
 
-interface InboundConn {
-  ws: WebSocket;
-  channel: PeerChannel;
-  remote: string;
-  /** Set by a valid hello. */
-  peer: number | null;
-  lastUse: number;
-  dead: boolean;
-  helloTimer: NodeJS.Timeout | null;
-}
-
-interface Listener {
-  channel: PeerChannel;
-  http: Server;
-  wss: WebSocketServer;
-}
-
 /**
- * Server-to-server transport. For each peer and channel this server sends only on its
- * own outbound connection and receives only on the one that peer dialled, so each
- * direction of each channel is one FIFO stream. Nothing here throws out of a socket
+ * Server-to-server transport: TCP (TLS with sslQuorum) carrying u32-length-prefixed msgpack frames.
+ * For each peer and channel this server sends only on its own outbound connection and receives only
+ * on the one that peer dialled, so each direction of each channel is one FIFO stream. A peer proves
+ * who it is (peer-handshake.ts) before anything it sends is read. Nothing here throws out of a socket
  * handler; a peer that breaks the protocol gets its link closed with a logged warning.
  */
 export class PeerNetwork {
@@ -74,7 +69,14 @@ export class PeerNetwork {
   private readonly peers = new Map<number, PeerState>();
   private readonly inbound = new Map<string, InboundConn>();
   private readonly allInbound = new Set<InboundConn>();
-  private listeners: Listener[] = [];
+  /** Sockets not yet authenticated, per remote address, and the `address:port` of each. */
+  private readonly unauthenticated = new Map<string, number>();
+  private readonly halfOpen = new Map<string, string>();
+  private refusedFloods = 0;
+  private tlsFailures = 0;
+  private lastTlsFailure = '';
+  private readonly host: InboundHost;
+  private listeners: Server[] = [];
   private stopped = false;
   private stopping: Promise<void> | null = null;
 
@@ -87,15 +89,15 @@ export class PeerNetwork {
     for (const addr of opts.peers) {
       if (addr.id === opts.myId) continue;
       if (this.peers.has(addr.id)) throw new Error(`peer network: server id ${addr.id} listed twice`);
-      const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
       const link = (channel: PeerChannel) =>
         new OutboundLink({
           myId: opts.myId,
           peer: addr.id,
           channel,
-          url: `ws://${host}:${channel === 'quorum' ? addr.quorumPort : addr.electionPort}/`,
+          host: addr.host,
+          port: channel === 'quorum' ? addr.quorumPort : addr.electionPort,
+          auth: opts.auth,
           logger: opts.logger,
-          maxFrameBytes: opts.maxFrameBytes,
           minMs,
           maxMs,
           onOpen: (l) => this.used(addr.id, l),
@@ -103,6 +105,16 @@ export class PeerNetwork {
         });
       this.peers.set(addr.id, { addr, breaks: 0, out: { quorum: link('quorum'), election: link('election') } });
     }
+    this.host = {
+      myId: opts.myId,
+      auth: opts.auth,
+      logger: opts.logger,
+      maxFrameBytes: opts.maxFrameBytes,
+      hostOf: (sid) => this.peers.get(sid)?.addr.host,
+      authenticated: (conn) => this.onAuthenticated(conn),
+      frame: (conn, bytes) => this.onInboundFrame(conn, bytes),
+      gone: (conn) => this.onGone(conn),
+    };
   }
 
   /** Listens on this server's quorumPort and electionPort (host from its own entry). */
@@ -141,11 +153,16 @@ export class PeerNetwork {
     }
   }
 
-  /** Ids with an open outbound quorum link (for status). */
+  /** Ids with an open (authenticated) outbound quorum link (for status). */
   connectedPeers(): number[] {
     const ids: number[] = [];
     for (const [id, st] of this.peers) if (st.out.quorum.isOpen) ids.push(id);
     return ids.sort((a, b) => a - b);
+  }
+
+  /** Inbound connections that have not completed the handshake (for tests and status). */
+  get unauthenticatedCount(): number {
+    return this.halfOpen.size;
   }
 
   /** Closes everything; no callbacks after it resolves (none after it is called, in fact). */
@@ -158,94 +175,149 @@ export class PeerNetwork {
     this.stopped = true;
     const waits: Promise<void>[] = [];
     for (const st of this.peers.values()) waits.push(st.out.quorum.close(), st.out.election.close());
-    for (const conn of this.allInbound) {
-      conn.dead = true;
-      if (conn.helloTimer) clearTimeout(conn.helloTimer);
-      waits.push(terminate(conn.ws));
-    }
+    for (const conn of this.allInbound) waits.push(conn.kill());
     this.allInbound.clear();
     this.inbound.clear();
-    for (const l of this.listeners) {
-      waits.push(new Promise<void>((resolve) => l.wss.close(() => resolve())));
-      waits.push(new Promise<void>((resolve) => l.http.close(() => resolve())));
-      l.http.closeAllConnections();
-    }
+    for (const server of this.listeners) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
     this.listeners = [];
     await Promise.all(waits);
   }
 
-  private async listen(channel: PeerChannel): Promise<Listener> {
+  private async listen(channel: PeerChannel): Promise<Server> {
     const port = channel === 'quorum' ? this.me.quorumPort : this.me.electionPort;
-    const http = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' });
-      res.end('zabkit peer port: WebSocket only\n');
-    });
-    const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false });
-    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (this.stopped) {
+    const tls = this.opts.auth.tls;
+    const guarded = (fn: () => void, socket: Socket) => {
+      try {
+        fn();
+      } catch (err) {
+        this.opts.logger.error(`peer ${channel} listener: accepting a connection failed: ${(err as Error)?.stack ?? err}`);
         socket.destroy();
-        return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, channel, req));
-    });
+    };
+    let server: Server;
+    if (tls) {
+      // The TLS handshake (client certificate checked against the trust store) comes first; the
+      // caps count the raw socket from its first moment.
+      server = createTlsServer({
+        key: tls.key,
+        cert: tls.cert,
+        ca: tls.ca,
+        requestCert: true,
+        // (checked in accept(), before anything is read: node then names why a certificate failed,
+        // where refusing in the handshake leaves both ends with a bare "socket hang up")
+        rejectUnauthorized: false,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      });
+      server.prependListener('connection', (raw: Socket) => guarded(() => this.admit(raw, channel), raw));
+      server.on('secureConnection', (socket: TLSSocket) => guarded(() => this.accept(socket, channel), socket));
+      server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.tlsFailed(channel, socket.remoteAddress, err.message));
+    } else {
+      server = createServer({ noDelay: true }, (raw) => guarded(() => this.admit(raw, channel) && this.accept(raw, channel), raw));
+    }
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, this.me.host, () => {
-        http.off('error', reject);
+      server.once('error', reject);
+      server.listen(port, this.me.host, () => {
+        server.off('error', reject);
         resolve();
       });
     });
-    http.on('error', (err) => this.opts.logger.error(`peer ${channel} listener: ${err.message}`));
-    this.opts.logger.info(`peer ${channel} channel listening on ${this.me.host}:${port}`);
-    return { channel, http, wss };
+    server.on('error', (err) => this.opts.logger.error(`peer ${channel} listener: ${err.message}`));
+    this.opts.logger.info(`peer ${channel} channel listening on ${this.me.host}:${port}${tls ? ' (TLS)' : ''}`);
+    return server;
   }
 
-  private accept(ws: WebSocket, channel: PeerChannel, req: IncomingMessage): void {
+  /** Counts a new connection as unauthenticated, or refuses it over the caps. False when refused. */
+  private admit(raw: Socket, channel: PeerChannel): boolean {
+    raw.on('error', () => {});
     if (this.stopped) {
-      void terminate(ws);
-      return;
+      raw.destroy();
+      return false;
     }
-    const conn: InboundConn = {
-      ws,
-      channel,
-      remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
-      peer: null,
-      lastUse: -1,
-      dead: false,
-      helloTimer: null,
-    };
-    this.allInbound.add(conn);
-    conn.helloTimer = setTimeout(() => this.dropInbound(conn, `no hello within ${HELLO_TIMEOUT_MS} ms`, 1008), HELLO_TIMEOUT_MS);
-    ws.on('message', (data, isBinary) => {
-      try {
-        this.onInboundFrame(conn, data, isBinary);
-      } catch (err) {
-        this.opts.logger.error(`peer network: inbound frame handling failed: ${(err as Error)?.stack ?? err}`);
-        this.dropInbound(conn, 'internal error', 1011);
+    const address = raw.remoteAddress ?? '?';
+    const fromAddress = this.unauthenticated.get(address) ?? 0;
+    if (fromAddress >= MAX_UNAUTHENTICATED_PER_ADDRESS || this.halfOpen.size >= MAX_UNAUTHENTICATED) {
+      // (a flood logs its first refusal and then one in a thousand)
+      if (this.refusedFloods++ % 1000 === 0) {
+        this.opts.logger.warn(
+          `peer ${channel} port: refused a connection from ${address}: ${fromAddress} from that address and ` +
+            `${this.halfOpen.size} in all have not completed the handshake (limits ${MAX_UNAUTHENTICATED_PER_ADDRESS} / ${MAX_UNAUTHENTICATED}; ${this.refusedFloods} refused so far)`,
+        );
       }
-    });
-    ws.on('error', (err) => {
-      if (!conn.dead) this.opts.logger.warn(`${describe(conn)}: ${err.message}`);
-    });
-    ws.on('close', (code) => {
-      this.allInbound.delete(conn);
-      if (conn.dead) return;
-      if (conn.peer !== null) this.opts.logger.info(`${describe(conn)} closed (code ${code})`);
-      this.dropInbound(conn, '', code);
-    });
+      raw.destroy();
+      return false;
+    }
+    const key = `${address}:${raw.remotePort ?? '?'}`;
+    this.unauthenticated.set(address, fromAddress + 1);
+    this.halfOpen.set(key, address);
+    raw.once('close', () => this.release(key));
+    return true;
   }
 
-  private onInboundFrame(conn: InboundConn, data: RawData, isBinary: boolean): void {
-    if (conn.dead || this.stopped) return;
-    if (!isBinary) return this.dropInbound(conn, 'text frames are not part of the protocol', 1003);
+  private tlsFailed(channel: PeerChannel, address: string | undefined, why: string): void {
+    // (a flood logs each new reason and then one in a hundred)
+    if (this.tlsFailures++ % 100 === 0 || why !== this.lastTlsFailure) {
+      this.lastTlsFailure = why;
+      this.opts.logger.warn(`peer ${channel} port: TLS handshake from ${address ?? '?'} failed: ${why} (${this.tlsFailures} so far)`);
+    }
+  }
+
+  private accept(socket: Socket, channel: PeerChannel): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (this.stopped || !this.halfOpen.has(remote)) return void socket.destroy();
+    const tlsSocket = socket as TLSSocket;
+    if (this.opts.auth.tls && !tlsSocket.authorized) {
+      const why = tlsSocket.authorizationError ? String(tlsSocket.authorizationError) : 'no client certificate';
+      this.tlsFailed(channel, socket.remoteAddress, `client certificate refused: ${why}`);
+      return void socket.destroy();
+    }
+    socket.setNoDelay(true);
+    this.allInbound.add(new InboundConn(this.host, socket, channel, remote));
+  }
+
+  /** Takes the connection from `address:port` off the unauthenticated counts (once). */
+  private release(key: string): void {
+    const address = this.halfOpen.get(key);
+    if (address === undefined) return;
+    this.halfOpen.delete(key);
+    const n = (this.unauthenticated.get(address) ?? 1) - 1;
+    if (n <= 0) this.unauthenticated.delete(address);
+    else this.unauthenticated.set(address, n);
+  }
+
+  private onAuthenticated(conn: InboundConn): void {
+    this.release(conn.remote);
+    if (this.stopped) return void conn.kill();
+    const sid = conn.peer!;
+    const st = this.peers.get(sid)!;
+    const key = `${sid}/${conn.channel}`;
+    const old = this.inbound.get(key);
+    if (old) {
+      this.opts.logger.info(`${old.describe()} replaced by a newer authenticated connection from ${conn.remote}`);
+      old.drop('replaced by a newer connection', 'info');
+    }
+    conn.lastUse = st.breaks;
+    this.inbound.set(key, conn);
+    this.opts.logger.debug(`${conn.describe()} authenticated from ${conn.remote}`);
+  }
+
+  private onGone(conn: InboundConn): void {
+    this.release(conn.remote);
+    this.allInbound.delete(conn);
+    if (this.stopped || conn.peer === null) return;
+    const key = `${conn.peer}/${conn.channel}`;
+    if (this.inbound.get(key) === conn) this.inbound.delete(key);
+    this.linkBroke(conn.peer, conn.lastUse);
+  }
+
+  private onInboundFrame(conn: InboundConn, bytes: Buffer): void {
+    if (!conn.isOpen || this.stopped) return;
     let frame: unknown;
     try {
-      frame = decode(toBytes(data));
+      frame = decode(bytes);
     } catch (err) {
-      return this.dropInbound(conn, `undecodable frame: ${(err as Error)?.message ?? err}`, 1007);
+      return conn.drop(`undecodable frame: ${(err as Error)?.message ?? err}`);
     }
-    if (!isPeerFrame(frame) || Array.isArray(frame)) return this.dropInbound(conn, 'not a peer frame', 1007);
-    if (conn.peer === null) return this.onHello(conn, frame);
+    if (!isPeerFrame(frame) || Array.isArray(frame)) return conn.drop('not a peer frame');
     if (frame.k === PeerKind.batch) return this.onBatch(conn, frame.msgs);
     if (!this.admissible(conn, frame)) return;
     this.deliver(conn, frame);
@@ -253,34 +325,42 @@ export class PeerNetwork {
 
   /** Checks every message of a batch first (a bad one closes the link, delivering none), then delivers them in order. */
   private onBatch(conn: InboundConn, msgs: unknown): void {
-    if (!Array.isArray(msgs) || msgs.length === 0) return this.dropInbound(conn, 'malformed batch frame', 1007);
+    if (!Array.isArray(msgs) || msgs.length === 0) return conn.drop('malformed batch frame');
     for (const m of msgs) {
-      if (!isPeerFrame(m) || Array.isArray(m)) return this.dropInbound(conn, 'batch holds something that is not a peer message', 1007);
-      if (m.k === PeerKind.batch) return this.dropInbound(conn, 'a batch inside a batch', 1008);
+      if (!isPeerFrame(m) || Array.isArray(m)) return conn.drop('batch holds something that is not a peer message');
+      if (m.k === PeerKind.batch) return conn.drop('a batch inside a batch');
       if (!this.admissible(conn, m)) return;
     }
     for (const m of msgs as PeerMessage[]) {
-      if (conn.dead || this.stopped) return;
+      if (!conn.isOpen || this.stopped) return;
       this.deliver(conn, m);
     }
   }
 
-  /** A message after the hello must not be another hello and must belong on this channel; else the link is closed. */
+  /**
+   * A message after the handshake must not be another hello, must belong on this channel, and must
+   * pass the validate hook; else the link is closed.
+   */
   private admissible(conn: InboundConn, frame: PeerFrame): frame is PeerMessage {
     if (frame.k === PeerKind.hello) {
-      this.dropInbound(conn, 'a second hello', 1008);
+      conn.drop('a second hello');
       return false;
     }
     if ((frame.k === PeerKind.vote) !== (conn.channel === 'election')) {
-      this.dropInbound(conn, `kind ${frame.k} does not belong on the ${conn.channel} channel`, 1008);
+      conn.drop(`kind ${frame.k} does not belong on the ${conn.channel} channel`);
       return false;
     }
-    const problem = this.opts.validate?.(conn.peer!, frame as PeerMessage) ?? null;
-    if (problem !== null) {
-      this.dropInbound(conn, `invalid message: ${problem}`, 1008);
-      return false;
+    if (!this.opts.validate) return true;
+    let why: string | null;
+    try {
+      why = this.opts.validate(conn.peer!, frame as PeerMessage);
+    } catch (err) {
+      this.opts.logger.error(`peer network: validating kind ${frame.k} from ${conn.peer} failed: ${(err as Error)?.stack ?? err}`);
+      why = 'the validator failed';
     }
-    return true;
+    if (why === null) return true;
+    conn.drop(`invalid kind ${frame.k} message: ${why}`);
+    return false;
   }
 
   private deliver(conn: InboundConn, frame: PeerMessage): void {
@@ -291,47 +371,8 @@ export class PeerNetwork {
       this.opts.onMessage(peer, frame);
     } catch (err) {
       this.opts.logger.error(`peer network: handling kind ${frame.k} from ${peer} failed: ${(err as Error)?.stack ?? err}`);
-      this.dropInbound(conn, 'the message handler failed', 1011);
+      conn.drop('the message handler failed');
     }
-  }
-
-  private onHello(conn: InboundConn, frame: PeerFrame): void {
-    if (frame.k !== PeerKind.hello) return this.dropInbound(conn, `first frame is kind ${frame.k}, not a hello`, 1008);
-    const { sid, channel, protocolVersion } = frame;
-    if (protocolVersion !== PROTOCOL_VERSION) {
-      return this.dropInbound(conn, `protocol version ${String(protocolVersion)}, expected ${PROTOCOL_VERSION}`, 1008);
-    }
-    if (channel !== conn.channel) return this.dropInbound(conn, `hello for the ${String(channel)} channel`, 1008);
-    if (sid === this.opts.myId) return this.dropInbound(conn, `hello claims our own id ${sid}`, 1008);
-    const st = typeof sid === 'number' ? this.peers.get(sid) : undefined;
-    if (!st) return this.dropInbound(conn, `hello from unknown server ${String(sid)}`, 1008);
-    if (conn.helloTimer) clearTimeout(conn.helloTimer);
-    conn.helloTimer = null;
-    const key = `${sid}/${conn.channel}`;
-    const old = this.inbound.get(key);
-    if (old) {
-      this.opts.logger.info(`${describe(old)} replaced by a newer connection from ${conn.remote}`);
-      this.dropInbound(old, 'replaced by a newer connection', 1000);
-    }
-    conn.peer = sid;
-    conn.lastUse = st.breaks;
-    this.inbound.set(key, conn);
-    this.opts.logger.debug(`${describe(conn)} accepted`);
-  }
-
-  /** Stops delivering from `conn`, closes it, and reports the break if it was a peer's link. */
-  private dropInbound(conn: InboundConn, reason: string, code: number): void {
-    if (conn.dead) return;
-    conn.dead = true;
-    if (conn.helloTimer) clearTimeout(conn.helloTimer);
-    conn.helloTimer = null;
-    if (reason && code !== 1000) this.opts.logger.warn(`${describe(conn)}: ${reason}; closing`);
-    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.close(code, reason.slice(0, 120));
-    else if (conn.ws.readyState !== conn.ws.CLOSED) void terminate(conn.ws);
-    if (conn.peer === null) return;
-    const key = `${conn.peer}/${conn.channel}`;
-    if (this.inbound.get(key) === conn) this.inbound.delete(key);
-    this.linkBroke(conn.peer, conn.lastUse);
   }
 
   private used(peer: number, link: OutboundLink): void {
@@ -351,16 +392,4 @@ export class PeerNetwork {
       this.opts.logger.error(`peer network: disconnect handler for ${peer} failed: ${(err as Error)?.stack ?? err}`);
     }
   }
-}
-
-function describe(conn: InboundConn): string {
-  return conn.peer === null
-    ? `inbound ${conn.channel} connection from ${conn.remote}`
-    : `link from peer ${conn.peer} (${conn.channel})`;
-}
-
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
 }

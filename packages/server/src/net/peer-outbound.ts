@@ -1,6 +1,20 @@
-import { WebSocket } from 'ws';
-import { encode, encodeBatch, PeerKind, PROTOCOL_VERSION, type HelloMsg } from '@zabkit/protocol';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import {
+  checkChallenge,
+  decode,
+  encode,
+  encodeBatch,
+  HandshakeKind,
+  PeerKind,
+  PROTOCOL_VERSION,
+  type ChallengeMsg,
+  type HelloMsg,
+  type ProofMsg,
+} from '@zabkit/protocol';
 import type { Logger } from '../runtime/logger.js';
+import { handshakeMac, macMatches, newNonce, type PeerAuth } from './peer-auth.js';
+import { destroySocket, FrameReader, PRE_AUTH_FRAME_BYTES, writeFrame } from './peer-framing.js';
 
 export type PeerChannel = HelloMsg['channel'];
 
@@ -8,7 +22,7 @@ export type PeerChannel = HelloMsg['channel'];
 export const MAX_QUEUED_MSGS = 10_000;
 export const MAX_QUEUED_BYTES = 512 * 1024 * 1024;
 /**
- * Messages sent on an open link within one turn of the event loop go out as one ws frame
+ * Messages sent on an open link within one turn of the event loop go out as one frame
  * (a PeerKind.batch) of at most this many bytes; a larger message goes alone. The batch is
  * written after the poll phase (setImmediate), so everything the turn's I/O callbacks produced
  * shares one write: at 64 writes in flight this cut the servers' CPU per write by about a fifth
@@ -16,14 +30,7 @@ export const MAX_QUEUED_BYTES = 512 * 1024 * 1024;
  */
 export const BATCH_MAX_BYTES = 256 * 1024;
 
-/**
- * Frame masking defends browsers' proxies from cache poisoning; between servers it only costs a copy
- * and an XOR of every batch on both ends. ws skips both when the mask is all zeros (still valid
- * framing), which leaving its zeroed mask buffer alone gives.
- */
-export function zeroMask(): void {}
-
-/** A dial that has not completed the WebSocket handshake by then counts as failed. */
+/** A dial that has not connected and completed the handshake by then counts as failed. */
 export const DIAL_TIMEOUT_MS = 5_000;
 /** A link that closes sooner than this after opening counts as a failed dial for backoff. */
 export const STABLE_LINK_MS = 1_000;
@@ -32,12 +39,13 @@ export interface OutboundLinkOptions {
   myId: number;
   peer: number;
   channel: PeerChannel;
-  url: string;
+  host: string;
+  port: number;
+  auth: PeerAuth;
   logger: Logger;
-  maxFrameBytes: number;
   minMs: number;
   maxMs: number;
-  /** The socket opened and the hello went out. */
+  /** The handshake completed: the peer proved who it is and our proof went out. */
   onOpen(link: OutboundLink): void;
   /**
    * Messages may have been lost: an open link closed, or the queue overflowed.
@@ -53,11 +61,12 @@ type State = 'idle' | 'connecting' | 'open';
  * sends that peer's messages of that channel on, so they form one FIFO stream.
  * Dials lazily when there is something to send, queues while connecting, and
  * retries failed dials with exponential backoff for as long as the queue is non-empty.
+ * Nothing is sent before the peer proved it is the server dialled (see peer-handshake.ts).
  */
 export class OutboundLink {
   /** The peer's break count when this link was last opened or sent on (kept by PeerNetwork). */
   lastUse = -1;
-  private ws: WebSocket | null = null;
+  private socket: Socket | null = null;
   private state: State = 'idle';
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -67,13 +76,15 @@ export class OutboundLink {
   private openedAt = 0;
   /** The last dial succeeded: the next failure is news (info), later ones are not (debug). */
   private lastDialOk = false;
+  /** The last handshake failure logged as a warning (the same one again is debug). */
+  private lastWarned = '';
   /** Overflowed and dropped; sends are discarded until the break has been reported. */
   private discarding = false;
   private closed = false;
-  /** Encoded messages for `batchWs` not yet written; flushed together. */
+  /** Encoded messages for `batchSocket` not yet written; flushed together. */
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
-  private batchWs: WebSocket | null = null;
+  private batchSocket: Socket | null = null;
   private flushScheduled = false;
   private readonly name: string;
 
@@ -92,14 +103,15 @@ export class OutboundLink {
       this.opts.logger.debug(`${this.name}: dropped a message while its break is being reported`);
       return;
     }
-    const ws = this.ws;
-    if (this.state === 'open' && ws) {
-      if (this.batchWs !== ws) this.resetBatch(ws);
-      if (ws.bufferedAmount + this.batchBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
-        this.overflow(`${ws.bufferedAmount + this.batchBytes} bytes unsent on the socket`);
+    const socket = this.socket;
+    if (this.state === 'open' && socket) {
+      if (this.batchSocket !== socket) this.resetBatch(socket);
+      // (the socket's own buffer counts: a peer that stops reading is a peer that overflows)
+      if (socket.writableLength + this.batchBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
+        this.overflow(`${socket.writableLength + this.batchBytes} bytes unsent on the socket`);
         return;
       }
-      this.append(ws, bytes);
+      this.append(socket, bytes);
       this.scheduleFlush();
       return;
     }
@@ -119,25 +131,25 @@ export class OutboundLink {
     this.resetBatch(null);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const ws = this.ws;
-    this.ws = null;
+    const socket = this.socket;
+    this.socket = null;
     this.state = 'idle';
-    return ws ? terminate(ws) : Promise.resolve();
+    return socket ? destroySocket(socket) : Promise.resolve();
   }
 
   /** Closes the link because the peer broke the protocol on it; reported as a break. */
   drop(reason: string): void {
-    const ws = this.ws;
-    if (!ws || this.closed) return;
+    const socket = this.socket;
+    if (!socket || this.closed || this.state !== 'open') return;
     this.opts.logger.warn(`${this.name}: ${reason}; closing`);
-    this.detach(ws, true);
+    this.detach(socket);
     this.afterOpenClosed();
   }
 
   private overflow(what: string): void {
     this.opts.logger.warn(`${this.name}: ${what}; dropping the link and its queue`);
-    const ws = this.ws;
-    if (ws) this.detach(ws, true);
+    const socket = this.socket;
+    if (socket) this.detach(socket);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.clearQueue();
@@ -168,61 +180,135 @@ export class OutboundLink {
   private dial(): void {
     if (this.closed || this.state !== 'idle' || this.queue.length === 0) return;
     this.state = 'connecting';
-    let ws: WebSocket;
+    const { host, port, auth } = this.opts;
+    let socket: Socket;
     try {
-      ws = new WebSocket(this.opts.url, {
-        perMessageDeflate: false,
-        maxPayload: this.opts.maxFrameBytes,
-        handshakeTimeout: DIAL_TIMEOUT_MS,
-        generateMask: zeroMask,
-      });
+      socket = auth.tls
+        ? tlsConnect({
+            host,
+            port,
+            key: auth.tls.key,
+            cert: auth.tls.cert,
+            ca: auth.tls.ca,
+            ...(isIP(host) ? {} : { servername: host }),
+            checkServerIdentity: auth.tls.hostnameVerification ? checkServerIdentity : () => undefined,
+          })
+        : netConnect({ host, port });
     } catch (err) {
       this.state = 'idle';
-      this.dialFailed(String((err as Error)?.message ?? err));
+      this.dialFailed(String((err as Error)?.message ?? err), false);
       return;
     }
-    this.ws = ws;
+    socket.setNoDelay(true);
+    this.socket = socket;
+    const nonce = newNonce();
     let lastError = '';
-    ws.on('open', () => {
-      if (this.ws !== ws) return;
-      this.state = 'open';
-      this.openedAt = Date.now();
-      this.lastDialOk = true;
-      const hello: HelloMsg = { k: PeerKind.hello, sid: this.opts.myId, channel: this.opts.channel, protocolVersion: PROTOCOL_VERSION };
-      ws.send(encode(hello), { binary: true });
-      const queued = this.queue;
-      this.clearQueue();
-      this.resetBatch(ws);
-      // Queued messages go out one frame each (a reconnect is rare; later sends batch as usual).
-      for (const bytes of queued) ws.send(bytes, { binary: true });
-      this.opts.logger.debug(`${this.name}: connected, flushed ${queued.length} queued messages`);
-      this.opts.onOpen(this);
+    /** Why the handshake failed on our side (the peer did not prove itself, or broke the framing). */
+    let refused = '';
+    /** Reached the peer's transport: a failure from here on is a handshake failure, worth a warning. */
+    let reached = false;
+    const refuse = (why: string) => {
+      if (this.socket !== socket || this.state !== 'connecting') return;
+      refused ||= why;
+      socket.destroy();
+    };
+    const deadline = setTimeout(() => refuse(`no handshake within ${DIAL_TIMEOUT_MS} ms`), DIAL_TIMEOUT_MS);
+    const reader = new FrameReader(
+      PRE_AUTH_FRAME_BYTES,
+      (bytes) => {
+        if (this.socket !== socket) return;
+        if (this.state === 'open') return this.drop('the peer sent a frame on our outbound link');
+        const why = this.onChallenge(socket, nonce, bytes);
+        if (why) refuse(why);
+        else clearTimeout(deadline);
+      },
+      (why) => {
+        if (this.socket !== socket) return;
+        if (this.state === 'open') this.drop(why);
+        else refuse(why);
+      },
+    );
+    socket.once(auth.tls ? 'secureConnect' : 'connect', () => {
+      if (this.socket !== socket) return;
+      reached = true;
+      const hello: HelloMsg = { k: PeerKind.hello, sid: this.opts.myId, channel: this.opts.channel, protocolVersion: PROTOCOL_VERSION, nonce };
+      writeFrame(socket, encode(hello));
     });
-    ws.on('message', () => {
-      if (this.ws === ws) this.drop('the peer sent a frame on our outbound link');
+    if (auth.tls) socket.once('connect', () => (reached = true));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        this.opts.logger.error(`${this.name}: handling a frame failed: ${(err as Error)?.stack ?? err}`);
+        if (this.state === 'open') this.drop('internal error');
+        else refuse('internal error');
+      }
     });
-    ws.on('error', (err) => {
+    socket.on('error', (err) => {
       lastError = err.message;
     });
-    ws.on('close', (code) => {
-      if (this.ws !== ws) return;
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      reader.stop();
+      if (this.socket !== socket) return;
       const wasOpen = this.state === 'open';
-      if (this.batchWs === ws) this.resetBatch(null);
-      this.ws = null;
+      if (this.batchSocket === socket) this.resetBatch(null);
+      this.socket = null;
       this.state = 'idle';
       if (wasOpen) {
-        this.opts.logger.info(`${this.name} closed (${lastError || `code ${code}`})`);
+        this.opts.logger.info(`${this.name} closed (${lastError || 'by the peer'})`);
         this.afterOpenClosed();
       } else {
-        this.dialFailed(lastError || `code ${code}`);
+        this.dialFailed(refused || lastError || (reached ? 'the peer closed the connection during the handshake (does it share our secret and trust our certificate?)' : 'closed'), reached);
       }
     });
   }
 
-  private dialFailed(why: string): void {
+  /** Checks the peer's challenge; on success sends our proof and opens the link. Returns why not, else null. */
+  private onChallenge(socket: Socket, nonce: Uint8Array, bytes: Buffer): string | null {
+    let frame: unknown;
+    try {
+      frame = decode(bytes);
+    } catch (err) {
+      return `undecodable handshake frame: ${(err as Error)?.message ?? err}`;
+    }
+    const bad = checkChallenge(frame);
+    if (bad) return `bad challenge: ${bad}`;
+    const c = frame as ChallengeMsg;
+    if (c.sid !== this.opts.peer) return `the server at ${this.opts.host}:${this.opts.port} says it is server ${c.sid}, not ${this.opts.peer}`;
+    const fields = { channel: this.opts.channel, dialerSid: this.opts.myId, acceptorSid: this.opts.peer, dialerNonce: nonce, acceptorNonce: c.nonce };
+    if (!macMatches(this.opts.auth, { ...fields, direction: 'acceptor' }, c.mac)) {
+      return this.opts.auth.secret ? 'the peer failed to prove it holds the shared secret' : 'the peer sent a mac but we have no secret';
+    }
+    const proof: ProofMsg = { k: HandshakeKind.proof, mac: handshakeMac(this.opts.auth, { ...fields, direction: 'dialer' }) };
+    writeFrame(socket, encode(proof));
+    this.open(socket);
+    return null;
+  }
+
+  private open(socket: Socket): void {
+    this.state = 'open';
+    this.openedAt = Date.now();
+    this.lastDialOk = true;
+    this.lastWarned = '';
+    const queued = this.queue;
+    this.clearQueue();
+    this.resetBatch(socket);
+    // Queued messages go out one frame each, in one writev (a reconnect is rare; later sends batch as usual).
+    socket.cork();
+    for (const bytes of queued) writeFrame(socket, bytes);
+    socket.uncork();
+    this.opts.logger.debug(`${this.name}: connected, flushed ${queued.length} queued messages`);
+    this.opts.onOpen(this);
+  }
+
+  private dialFailed(why: string, handshake: boolean): void {
     this.failures++;
-    const msg = `${this.name}: dial ${this.opts.url} failed (attempt ${this.failures}): ${why}`;
-    if (this.lastDialOk) this.opts.logger.info(msg);
+    const msg = `${this.name}: dial ${this.opts.host}:${this.opts.port} failed (attempt ${this.failures}): ${why}`;
+    if (handshake && why !== this.lastWarned) {
+      this.lastWarned = why;
+      this.opts.logger.warn(msg);
+    } else if (this.lastDialOk) this.opts.logger.info(msg);
     else this.opts.logger.debug(msg);
     this.lastDialOk = false;
     this.retryAt = Date.now() + this.backoff(this.failures);
@@ -230,8 +316,8 @@ export class OutboundLink {
   }
 
   private afterOpenClosed(): void {
-    // A peer that accepts and then drops us at once (say, it rejects our hello) must not be
-    // redialled at full speed: such a link backs off like a failed dial.
+    // A peer that accepts and then drops us at once must not be redialled at full speed:
+    // such a link backs off like a failed dial.
     const now = Date.now();
     this.failures = now - this.openedAt < STABLE_LINK_MS ? this.failures + 1 : 0;
     this.retryAt = now + this.backoff(this.failures);
@@ -239,21 +325,21 @@ export class OutboundLink {
     this.opts.onBreak(this);
   }
 
-  /** Forgets `ws` (its events are ignored from now on) and kills it. */
-  private detach(ws: WebSocket, kill: boolean): void {
-    if (this.batchWs === ws) this.resetBatch(null);
-    if (this.ws === ws) {
-      this.ws = null;
+  /** Forgets `socket` (its events are ignored from now on) and kills it. */
+  private detach(socket: Socket): void {
+    if (this.batchSocket === socket) this.resetBatch(null);
+    if (this.socket === socket) {
+      this.socket = null;
       this.state = 'idle';
     }
-    if (kill) void terminate(ws);
+    void destroySocket(socket);
   }
 
-  /** Adds to the pending batch of `ws` (the current socket, open), writing first what would not fit. */
-  private append(ws: WebSocket, bytes: Uint8Array): void {
+  /** Adds to the pending batch of `socket` (the current socket, open), writing first what would not fit. */
+  private append(socket: Socket, bytes: Uint8Array): void {
     if (this.batch.length > 0 && this.batchBytes + bytes.byteLength > BATCH_MAX_BYTES) this.flush();
     if (bytes.byteLength >= BATCH_MAX_BYTES) {
-      ws.send(bytes, { binary: true });
+      writeFrame(socket, bytes);
       return;
     }
     this.batch.push(bytes);
@@ -263,11 +349,10 @@ export class OutboundLink {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const run = () => {
+    setImmediate(() => {
       this.flushScheduled = false;
       this.flush();
-    };
-    setImmediate(run);
+    });
   }
 
   /**
@@ -276,18 +361,18 @@ export class OutboundLink {
    */
   private flush(): void {
     const msgs = this.batch;
-    const ws = this.batchWs;
+    const socket = this.batchSocket;
     if (msgs.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
-    if (!ws || ws !== this.ws || this.state !== 'open' || this.closed) return;
-    ws.send(msgs.length === 1 ? msgs[0]! : encodeBatch(msgs), { binary: true });
+    if (!socket || socket !== this.socket || this.state !== 'open' || this.closed) return;
+    writeFrame(socket, msgs.length === 1 ? msgs[0]! : encodeBatch(msgs));
   }
 
-  private resetBatch(ws: WebSocket | null): void {
+  private resetBatch(socket: Socket | null): void {
     this.batch = [];
     this.batchBytes = 0;
-    this.batchWs = ws;
+    this.batchSocket = socket;
   }
 
   private clearQueue(): void {
@@ -300,18 +385,4 @@ export class OutboundLink {
     const base = Math.min(this.opts.maxMs, this.opts.minMs * 2 ** Math.min(failures, 30));
     return base / 2 + (Math.random() * base) / 2;
   }
-}
-
-/** Terminates a socket and resolves when it has closed (never rejects). */
-export function terminate(ws: WebSocket): Promise<void> {
-  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    ws.once('close', () => resolve());
-    ws.on('error', () => {});
-    try {
-      ws.terminate();
-    } catch {
-      resolve();
-    }
-  });
 }

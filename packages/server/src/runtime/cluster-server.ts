@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FrameKind, frameLimitFor, OpCode, peerFrameLimitFor, SESSION_PASSWD_BYTES, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
+import { FrameKind, frameLimitFor, OpCode, peerFrameLimitFor, SESSION_PASSWD_BYTES, WRITE_OPS, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
@@ -8,10 +8,12 @@ import { PeerNetwork } from '../net/peer-network.js';
 import { openFileStorage, type FileStorage } from '../storage/index.js';
 import type { TxnLog } from '../storage/types.js';
 import type { ServerConfig } from './config.js';
+import { checkHistory, isDamagedData, loadEpochs, moveAsideToRejoin } from './history-guard.js';
 import { InputGate } from './input-gate.js';
 import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
 import { LatencyStats } from './metrics.js';
+import { loadPeerAuth, type LoadedPeerAuth } from './peer-auth-config.js';
 import { peerValidator } from './peer-validator.js';
 import { Snapshotter } from './snapshotter.js';
 import { StorageExecutor } from './storage-executor.js';
@@ -76,6 +78,7 @@ export class ClusterServer implements StartedServer {
     private readonly log: TxnLog,
     storage: FileStorage,
     private readonly logger: Logger,
+    private readonly peerAuth: LoadedPeerAuth,
   ) {
     this.serverId = config.myid;
     this.host = config.clientPortAddress;
@@ -94,6 +97,13 @@ export class ClusterServer implements StartedServer {
       port: config.clientPort,
       maxFrameBytes: frameLimitFor(config.maxDataBytes),
       maxClientCnxns: config.maxClientCnxns,
+      maxHandshakingCnxns: config.maxHandshakingCnxns,
+      handshakeTimeoutMs: config.clientHandshakeTimeoutMs,
+      globalOutstandingLimit: config.globalOutstandingLimit,
+      outstandingLimit: config.clientOutstandingLimit,
+      outstandingCloseLimit: config.clientOutstandingCloseLimit,
+      unsentBytesLimit: config.clientUnsentBytesLimit,
+      unsentBytesCloseLimit: config.clientUnsentBytesCloseLimit,
       logger,
       onOpen: () => {},
       // (no closure per frame unless the gate is holding: this is the hot path)
@@ -112,6 +122,7 @@ export class ClusterServer implements StartedServer {
         ? new PeerNetwork({
             myId: config.myid,
             peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
+            auth: peerAuth.auth,
             logger,
             // SNAP goes in bounded chunks: the largest frame is a proposal of a maximal request.
             maxFrameBytes: peerFrameLimitFor(config.maxDataBytes),
@@ -132,17 +143,37 @@ export class ClusterServer implements StartedServer {
   /**
    * Recovers the data directory, then listens and starts electing. Aborting `signal` stops startup
    * at the next step (within log recovery, at the next segment): nothing is left open and start
-   * rejects with the signal's reason.
+   * rejects with the signal's reason. A data dir that is not a whole history (or whose log is
+   * corrupt) rejects with IncompleteHistoryError (CorruptLogError); with `rejoinEmpty` its files are
+   * moved aside instead and the server starts empty, to be sent a full snapshot by the leader.
    */
-  static async start(config: ServerConfig, logger = createLogger(`server.${config.myid}`), signal?: AbortSignal): Promise<ClusterServer> {
+  static async start(
+    config: ServerConfig,
+    logger = createLogger(`server.${config.myid}`),
+    signal?: AbortSignal,
+    options: { rejoinEmpty?: boolean } = {},
+  ): Promise<ClusterServer> {
+    // (first: a cluster without peer authentication is refused before anything is opened)
+    const peerAuth = await loadPeerAuth(config.peerAuth, config.servers.length, logger);
+    try {
+      return await ClusterServer.startFromDisk(config, logger, peerAuth, signal);
+    } catch (err) {
+      if (!options.rejoinEmpty || !isDamagedData(err)) throw err;
+      await moveAsideToRejoin(config, logger, err);
+      return ClusterServer.startFromDisk(config, logger, peerAuth, signal);
+    }
+  }
+
+  private static async startFromDisk(config: ServerConfig, logger: Logger, peerAuth: LoadedPeerAuth, signal?: AbortSignal): Promise<ClusterServer> {
     const storage = await openFileStorage({
       dataDir: config.dataDir,
       dataLogDir: config.dataLogDir,
       preallocateBytes: config.preAllocSize * 1024,
     });
+    // (first: a brand-new data dir gets its epoch files before anything else is written)
+    const epochs = await loadEpochs(storage, config.dataDir);
     const { snapshot, warnings: snapWarnings } = await storage.snapshots.loadLatest();
     for (const w of snapWarnings) logger.warn(w);
-    const epochs = await storage.epochs.load();
     const scale = Math.max(1, Math.round(config.tickTime / NODE_TICK_MS));
     const now = Date.now();
     const peers =
@@ -156,6 +187,7 @@ export class ClusterServer implements StartedServer {
       maxSessionTimeoutMs: config.maxSessionTimeout,
       maxDataBytes: config.maxDataBytes,
       containerCheckIntervalMs: config.containerCheckIntervalMs,
+      maxWatchesPerSession: config.maxWatchesPerSession,
       // ZooKeeper's session id layout: server id in the top byte, startup time below.
       sessionIdBase: (BigInt(config.myid) << 56n) | ((BigInt(now) << 24n) & 0x00ff_ffff_ff00_0000n),
     });
@@ -179,7 +211,8 @@ export class ClusterServer implements StartedServer {
       await storage.log.close();
       signal.throwIfAborted();
     }
-    const server = new ClusterServer(config, node, storage.log, storage, logger);
+    await checkHistory(storage, config.dataDir, snapshot?.zxid ?? null, storage.log);
+    const server = new ClusterServer(config, node, storage.log, storage, logger, peerAuth);
     const lastZxid = node.lastLoggedZxid();
     logger.info(
       `recovered ${replay.records} txn(s) after ${after}; ` +
@@ -197,7 +230,7 @@ export class ClusterServer implements StartedServer {
     node.start(now);
     server.pump();
     server.ticker = setInterval(() => server.onTick(), NODE_TICK_MS);
-    const mode = config.servers.length > 1 ? `one of ${config.servers.length} servers` : 'standalone';
+    const mode = config.servers.length > 1 ? `one of ${config.servers.length} servers, peer authentication: ${peerAuth.mode}` : 'standalone';
     logger.info(`zabkit ${VERSION} server ${config.myid} listening on ${server.connectString} (${mode}); electing a leader`);
     return server;
   }
@@ -218,6 +251,7 @@ export class ClusterServer implements StartedServer {
       version: VERSION,
       ...s,
       role: standalone ? 'standalone' : s.role,
+      peerAuth: this.peerAuth.mode,
       connections: this.listener.connectionCount,
       latency: this.latency.snapshot(),
       packetsReceived: this.listener.packetsReceived,
@@ -257,6 +291,12 @@ export class ClusterServer implements StartedServer {
       case FrameKind.request:
         if (frame.req?.op !== OpCode.ping) this.latency.begin(connId, frame.xid, now);
         this.node.request(connId, frame, now);
+        // A read is answered now, so the listener sees its reply bytes before handing over the next
+        // frame (its backpressure counts them); writes wait for the batch's one pump.
+        if (!WRITE_OPS.has(frame.req?.op)) {
+          this.pump();
+          return;
+        }
         break;
       default:
         this.listener.close(connId, `unexpected frame kind ${(frame as { k: number }).k}`, 1002);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PREALLOCATE_BYTES } from '../storage/file-txn-log.js';
+import { finishPeerAuth, PEER_AUTH_KEY_NAMES, PEER_AUTH_KEYS, type PeerAuthConfig } from './peer-auth-config.js';
 
 /** A server's part in the quorum: a participant votes and may lead; an observer only follows. */
 export type PeerRole = 'participant' | 'observer';
@@ -66,12 +67,34 @@ export interface ServerConfig {
   maxDataBytes: number;
   /** How often empty container (and expired TTL) nodes are looked for, in ms; from `znode.container.checkIntervalMs`. Default 60000. */
   containerCheckIntervalMs: number;
+  /** Watches one session may hold; past it a read asking for a watch fails with TooManyWatches. Default 65536. Example: `maxWatchesPerSession=100000`. */
+  maxWatchesPerSession: number;
+  /**
+   * Requests read from all clients and not yet answered before the server stops reading client sockets
+   * until it drops (ZooKeeper's key). Default 2000: twice ZooKeeper's 1000, as zabkit clients send a
+   * turn's requests in one message, so bursts of hundreds are normal; it still bounds the requests held.
+   */
+  globalOutstandingLimit: number;
+  /** Unanswered requests of one connection past which its socket is not read until some are answered. Default 1000. */
+  clientOutstandingLimit: number;
+  /** Unanswered requests of one connection past which it is closed (one ws message can hold thousands). Default 10000. */
+  clientOutstandingCloseLimit: number;
+  /** Reply bytes queued for one connection and not yet written past which its socket is not read. Default 8388608 (8 MiB). */
+  clientUnsentBytesLimit: number;
+  /** Reply bytes queued for one connection past which it is closed (a client that never reads). Default 67108864 (64 MiB). */
+  clientUnsentBytesCloseLimit: number;
+  /** Time from TCP accept to the client's connect frame (HTTP upgrade included), in ms; slower sockets are closed. Default 5000. */
+  clientHandshakeTimeoutMs: number;
+  /** Sockets from one IP that may be mid-handshake (not yet past their connect frame) at once. Default 16. Example: `maxHandshakingCnxns=64`. */
+  maxHandshakingCnxns: number;
   /** This server's id, 1..255: the --myid flag, else `<dataDir>/myid`, else 1 when no server.N lines exist. */
   myid: number;
   /** The ensemble from `server.N` lines, sorted by id; empty for a standalone server. */
   servers: ServerEntry[];
   /** This server's role: its own server.N entry wins; else `peerType=observer|participant`. Default 'participant'. */
   peerType: PeerRole;
+  /** How servers prove who they are to each other (quorum.auth.*, sslQuorum, ssl.quorum.*); see PeerAuthConfig. */
+  peerAuth: PeerAuthConfig;
 }
 
 /** A config problem; `key` is the setting at fault (`tickTime`, `server.3`, `myid` ...). */
@@ -93,7 +116,8 @@ export interface ParsedConfig {
   warnings: string[];
 }
 
-export type ConfigInput = Partial<Omit<ServerConfig, 'servers'>> & {
+export type ConfigInput = Partial<Omit<ServerConfig, 'servers' | 'peerAuth'>> & {
+  peerAuth?: Partial<PeerAuthConfig>;
   servers?: Array<Omit<ServerEntry, 'role'> & { role?: PeerRole }>;
 };
 
@@ -113,18 +137,28 @@ const NUMERIC: ReadonlyArray<{ field: NumericField; keys: string[]; min: number;
   { field: 'maxDataBytes', keys: ['maxDataBytes', 'jute.maxbuffer'], min: 1, what: 'bytes' },
   { field: 'containerCheckIntervalMs', keys: ['znode.container.checkIntervalMs'], min: 1, what: 'milliseconds' },
   { field: 'myid', keys: ['myid'], min: 1, max: 255, what: 'a server id' },
+  { field: 'maxWatchesPerSession', keys: ['maxWatchesPerSession'], min: 1, what: 'watches' },
+  { field: 'globalOutstandingLimit', keys: ['globalOutstandingLimit'], min: 1, what: 'requests' },
+  { field: 'clientOutstandingLimit', keys: ['clientOutstandingLimit'], min: 1, what: 'requests per connection' },
+  { field: 'clientOutstandingCloseLimit', keys: ['clientOutstandingCloseLimit'], min: 1, what: 'requests per connection' },
+  { field: 'clientUnsentBytesLimit', keys: ['clientUnsentBytesLimit'], min: 1, what: 'bytes per connection' },
+  { field: 'clientUnsentBytesCloseLimit', keys: ['clientUnsentBytesCloseLimit'], min: 1, what: 'bytes per connection' },
+  { field: 'clientHandshakeTimeoutMs', keys: ['clientHandshakeTimeoutMs'], min: 1, what: 'milliseconds' },
+  { field: 'maxHandshakingCnxns', keys: ['maxHandshakingCnxns'], min: 1, what: 'connections per IP' },
 ];
 type NumericField =
   | 'tickTime' | 'initLimit' | 'syncLimit' | 'clientPort' | 'minSessionTimeout' | 'maxSessionTimeout'
   | 'maxClientCnxns' | 'snapCount' | 'preAllocSize' | 'snapRetainCount' | 'purgeInterval' | 'maxDataBytes'
-  | 'containerCheckIntervalMs' | 'myid';
+  | 'containerCheckIntervalMs' | 'myid' | 'maxWatchesPerSession' | 'globalOutstandingLimit' | 'clientOutstandingLimit'
+  | 'clientOutstandingCloseLimit' | 'clientUnsentBytesLimit' | 'clientUnsentBytesCloseLimit' | 'clientHandshakeTimeoutMs'
+  | 'maxHandshakingCnxns';
 
 const STRING_KEYS = ['dataDir', 'dataLogDir', 'clientPortAddress'] as const;
 
 /** ZooKeeper settings zabkit knows of but does not implement: ignored, with a warning saying so. */
 const ZOOKEEPER_ONLY = new Set([
   'standaloneEnabled', 'reconfigEnabled', 'dynamicConfigFile', 'electionAlg', 'leaderServes', 'cnxTimeout',
-  'globalOutstandingLimit', 'forceSync', 'skipACL', 'quorumListenOnAllIPs', 'secureClientPort',
+  'forceSync', 'skipACL', 'quorumListenOnAllIPs', 'secureClientPort',
   'secureClientPortAddress', '4lw.commands.whitelist', 'admin.enableServer', 'admin.serverPort',
   'metricsProvider.className', 'authProvider.1', 'syncEnabled', 'localSessionsEnabled', 'localSessionsUpgradingEnabled',
 ]);
@@ -270,10 +304,12 @@ function parseText(text: string, b: Builder): ServerEntry[] {
       b.set(key, value, origin);
     } else if (key === 'peerType') {
       b.set('peerType', parseRole(key, value, lineNo), origin);
+    } else if (PEER_AUTH_KEY_NAMES.includes(key)) {
+      b.set(key, value, origin);
     } else if (ZOOKEEPER_ONLY.has(key)) {
       b.warnings.push(`${key} (line ${lineNo}) is a ZooKeeper setting zabkit does not support; ignored`);
     } else {
-      const known = [...NUMERIC.flatMap((n) => n.keys), ...STRING_KEYS, 'peerType'];
+      const known = [...NUMERIC.flatMap((n) => n.keys), ...STRING_KEYS, 'peerType', ...PEER_AUTH_KEY_NAMES];
       const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
       b.warnings.push(`unknown key ${key} (line ${lineNo}) ignored${near ? `; did you mean ${near}?` : ''}`);
     }
@@ -391,6 +427,7 @@ function finish(b: Builder, servers: ServerEntry[], baseDir: string | undefined)
     }
   }
 
+  const limits = clientLimits(b);
   const config: ServerConfig = {
     tickTime,
     initLimit: (v.initLimit as number | undefined) ?? 10,
@@ -408,11 +445,41 @@ function finish(b: Builder, servers: ServerEntry[], baseDir: string | undefined)
     purgeInterval: (v.purgeInterval as number | undefined) ?? 0,
     maxDataBytes: (v.maxDataBytes as number | undefined) ?? 1024 * 1024,
     containerCheckIntervalMs: (v.containerCheckIntervalMs as number | undefined) ?? 60_000,
+    ...limits,
     myid,
     servers,
     peerType,
+    peerAuth: finishPeerAuth(v, (key, message) => b.fail(key, message), place),
   };
   return { config, warnings: b.warnings };
+}
+
+type ClientLimits = Pick<
+  ServerConfig,
+  | 'maxWatchesPerSession' | 'globalOutstandingLimit' | 'clientOutstandingLimit' | 'clientOutstandingCloseLimit'
+  | 'clientUnsentBytesLimit' | 'clientUnsentBytesCloseLimit' | 'clientHandshakeTimeoutMs' | 'maxHandshakingCnxns'
+>;
+
+/** The bounds on what clients can make the server hold, with defaults; a close limit below its pause limit is refused. */
+function clientLimits(b: Builder): ClientLimits {
+  const v = b.values as Partial<Record<keyof ClientLimits, number>>;
+  const out: ClientLimits = {
+    maxWatchesPerSession: v.maxWatchesPerSession ?? 65_536,
+    globalOutstandingLimit: v.globalOutstandingLimit ?? 2000,
+    clientOutstandingLimit: v.clientOutstandingLimit ?? 1000,
+    clientOutstandingCloseLimit: v.clientOutstandingCloseLimit ?? 10_000,
+    clientUnsentBytesLimit: v.clientUnsentBytesLimit ?? 8 * 1024 * 1024,
+    clientUnsentBytesCloseLimit: v.clientUnsentBytesCloseLimit ?? 64 * 1024 * 1024,
+    clientHandshakeTimeoutMs: v.clientHandshakeTimeoutMs ?? 5000,
+    maxHandshakingCnxns: v.maxHandshakingCnxns ?? 16,
+  };
+  for (const [pause, close] of [['clientOutstandingLimit', 'clientOutstandingCloseLimit'], ['clientUnsentBytesLimit', 'clientUnsentBytesCloseLimit']] as const) {
+    if (out[close] < out[pause]) {
+      const text = (f: keyof ClientLimits) => (v[f] === undefined ? `${f} (default ${out[f]})` : b.describe(f));
+      b.fail(v[close] === undefined ? pause : close, `${text(close)} must not be below ${text(pause)}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -468,6 +535,14 @@ export function configFromObject(input: ConfigInput): ParsedConfig {
   const b = new Builder();
   for (const [field, value] of Object.entries(input)) {
     if (value === undefined || field === 'servers') continue;
+    if (field === 'peerAuth') {
+      for (const [name, x] of Object.entries(value as Partial<PeerAuthConfig>)) {
+        const key = PEER_AUTH_KEYS[name as keyof typeof PEER_AUTH_KEYS];
+        if (key === undefined) b.warnings.push(`unknown option peerAuth.${name} ignored`);
+        else if (x !== undefined) b.set(key, x, { key: `peerAuth.${name}`, raw: String(x) });
+      }
+      continue;
+    }
     const known = NUMERIC.some((n) => n.field === field) || (STRING_KEYS as readonly string[]).includes(field) || field === 'peerType';
     if (!known) {
       b.warnings.push(`unknown option ${field} ignored`);

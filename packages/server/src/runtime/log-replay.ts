@@ -3,7 +3,9 @@ import { decodeTxn } from '../core/txn-codec.js';
 import type { ZabNode } from '../core/zab/zab-node.js';
 import type { FileTxnLog } from '../storage/file-txn-log.js';
 import type { OnRecord } from '../storage/segment-recovery.js';
+import { findHistoryGap } from '../storage/history-check.js';
 import type { SnapshotStore } from '../storage/types.js';
+import { IncompleteHistoryError } from './history-guard.js';
 
 /**
  * Opens the log and applies its txns after `after` (the snapshot's zxid) to `node` as recovery reads
@@ -37,6 +39,10 @@ export async function reloadLog(
   node: ZabNode,
 ): Promise<{ records: number; snapshotZxid: Zxid | null; warnings: string[] }> {
   const { snapshot, warnings } = await snapshots.loadLatest();
+  // The TRUNC cut the log and removed newer snapshots: what is left must still be one history.
+  const gap = findHistoryGap(snapshot?.zxid ?? null, log.segmentSpans());
+  if (gap) throw new IncompleteHistoryError(`after a TRUNC, the log does not continue the snapshot: ${gap.message}`, gap.message, gap);
+  if (snapshot && snapshot.zxid > log.lastZxid()) await log.restartAfter(snapshot.zxid);
   node.reload(snapshot?.chunks ?? null);
   const { records } = await replayEach(node, (onRecord) => log.readFrom(snapshot?.zxid ?? 0n, onRecord));
   node.reloaded();

@@ -7,6 +7,8 @@ export interface StartServerOptions extends Partial<ServerConfig> {
   dataDir: string;
   /** Log lines to stderr (default) or pass `false` / a Logger. */
   logger?: Logger | false;
+  /** See RunServerOptions.rejoinEmpty. Default false. */
+  rejoinEmpty?: boolean;
 }
 
 /**
@@ -18,11 +20,11 @@ export interface StartServerOptions extends Partial<ServerConfig> {
  * const client = await connect(server.connectString);
  */
 export async function startServer(options: StartServerOptions): Promise<StartedServer> {
-  const { logger: loggerOpt, ...partial } = options;
+  const { logger: loggerOpt, rejoinEmpty, ...partial } = options;
   const { config, warnings } = configFromObject(partial);
   const logger = loggerOpt === false ? silentLogger : (loggerOpt ?? createLogger(`server.${config.myid}`));
   for (const w of warnings) logger.warn(w);
-  return runServer(config, logger);
+  return runServer(config, logger, { rejoinEmpty: rejoinEmpty ?? false });
 }
 
 export interface RunServerOptions {
@@ -31,6 +33,14 @@ export interface RunServerOptions {
    * opened is closed, and runServer rejects with the signal's reason. Nothing on disk is lost.
    */
   signal?: AbortSignal;
+  /**
+   * When the data dir is not a whole history (IncompleteHistoryError: a missing snapshot, log
+   * segment or epoch file) or its log is corrupt (CorruptLogError): move its snapshots, epochs and
+   * log aside into `<dataDir>/damaged-<UTC time>/` and start empty, so that the leader sends a full
+   * snapshot (`zabkit server --rejoin-empty`). Data that checks out is used as it is. Not for a
+   * standalone server (there is no leader to copy from): that still refuses. Default false.
+   */
+  rejoinEmpty?: boolean;
 }
 
 /** Starts the server a parsed config describes. */
@@ -40,7 +50,7 @@ export async function runServer(
   options: RunServerOptions = {},
 ): Promise<StartedServer> {
   const { signal } = options;
-  const server = await ClusterServer.start(config, logger, signal);
+  const server = await ClusterServer.start(config, logger, signal, { rejoinEmpty: options.rejoinEmpty ?? false });
   // A cluster of one elects itself at once: hand it over serving, so callers can connect right away.
   if (config.servers.length <= 1) await server.serving();
   if (signal?.aborted) {

@@ -93,6 +93,8 @@ export class StorageExecutor {
         }
         if (this.log.lastZxid() > op.zxid) await this.log.truncateAfter(op.zxid);
         await this.snapshots.removeNewerThan(op.zxid);
+        // The txns before op.zxid are in the snapshot only: the log goes on in a segment that says so.
+        await this.log.restartAfter(op.zxid);
         return;
       }
     }

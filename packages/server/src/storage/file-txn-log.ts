@@ -2,10 +2,11 @@ import { ftruncateSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
-import { FILE_HEADER_BYTES, LOG_MAGIC, MAX_RECORD_BYTES, decodeRecord, encodeRecord, fileHeader, segmentName, showZxid } from './format.js';
+import { LOG_HEADER_BYTES, MAX_RECORD_BYTES, decodeRecord, encodeRecord, logHeader, segmentName, showZxid } from './format.js';
 import { fsyncDir, readPrefix, writeAllSync } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
-import { recoverLog, scanSegment, type OnRecord, type SegmentInfo } from './segment-recovery.js';
+import type { SegmentSpan } from './history-check.js';
+import { recoverLog, scanSegment, segmentSpans, type OnRecord, type SegmentInfo } from './segment-recovery.js';
 import { CorruptLogError, type LogRecord, type LogRecovery, type TxnLog } from './types.js';
 
 export interface FileTxnLogOptions {
@@ -49,6 +50,8 @@ interface PendingGroup {
   /** True when these records start a new segment file. */
   newSegment: boolean;
   firstZxid: Zxid;
+  /** The zxid logged before the first record (the new segment's prevZxid). */
+  prevZxid: Zxid;
   lastZxid: Zxid;
   bufs: Buffer[];
 }
@@ -69,6 +72,8 @@ export class FileTxnLog implements TxnLog {
   private pending: PendingGroup[] = [];
   /** Projected size of the segment the next record goes to (-1: none exists yet). */
   private tailBytes = -1;
+  /** Header size of that segment (a version 1 segment reopened has a shorter one). */
+  private tailHeaderBytes = LOG_HEADER_BYTES;
   private rollRequested = false;
   private last: Zxid = 0n;
   private state: 'new' | 'open' | 'closed' = 'new';
@@ -95,12 +100,16 @@ export class FileTxnLog implements TxnLog {
    */
   async open(after: Zxid, onRecord?: OnRecord): Promise<LogRecovery> {
     if (this.state !== 'new') throw new Error('FileTxnLog.open: already opened');
-    const rec = await recoverLog(this.dir, after, onRecord);
+    const rec = await recoverLog(this.dir, after, {
+      onRecord,
+      fill: { preallocateBytes: this.preallocateBytes },
+    });
     this.segments = rec.segments;
     this.last = rec.lastZxid;
     const tail = this.segments.at(-1);
     if (tail) await this.openTail(tail);
     this.tailBytes = tail ? tail.size : -1;
+    this.tailHeaderBytes = tail ? tail.headerBytes : LOG_HEADER_BYTES;
     this.state = 'open';
     return { records: rec.records, warnings: rec.warnings };
   }
@@ -117,16 +126,18 @@ export class FileTxnLog implements TxnLog {
     }
     for (const r of records) {
       const buf = encodeRecord(r.zxid, r.bytes);
-      const full = this.tailBytes > FILE_HEADER_BYTES && this.tailBytes + buf.length > this.maxSegmentBytes;
+      const empty = this.tailBytes <= this.tailHeaderBytes;
+      const full = !empty && this.tailBytes + buf.length > this.maxSegmentBytes;
       let group = this.pending.at(-1);
       // (an existing segment without records is never appended to: its name must be its first zxid)
-      if (this.rollRequested || this.tailBytes <= FILE_HEADER_BYTES || full) {
-        group = { newSegment: true, firstZxid: r.zxid, lastZxid: r.zxid, bufs: [] };
+      if (this.rollRequested || empty || full) {
+        group = { newSegment: true, firstZxid: r.zxid, prevZxid: this.last, lastZxid: r.zxid, bufs: [] };
         this.pending.push(group);
-        this.tailBytes = FILE_HEADER_BYTES;
+        this.tailBytes = LOG_HEADER_BYTES;
+        this.tailHeaderBytes = LOG_HEADER_BYTES;
         this.rollRequested = false;
       } else if (!group) {
-        group = { newSegment: false, firstZxid: r.zxid, lastZxid: r.zxid, bufs: [] };
+        group = { newSegment: false, firstZxid: r.zxid, prevZxid: this.last, lastZxid: r.zxid, bufs: [] };
         this.pending.push(group);
       }
       group.bufs.push(buf);
@@ -155,6 +166,19 @@ export class FileTxnLog implements TxnLog {
     this.rollRequested = true;
   }
 
+  async restartAfter(zxid: Zxid): Promise<void> {
+    this.assertUsable();
+    if (typeof zxid !== 'bigint' || zxid < this.last) {
+      throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(this.last)}`);
+    }
+    this.rollRequested = true;
+    this.last = zxid;
+  }
+
+  segmentSpans(): SegmentSpan[] {
+    return segmentSpans(this.segments);
+  }
+
   truncateAfter(zxid: Zxid): Promise<void> {
     return this.exclusive(async () => {
       this.assertUsable();
@@ -172,7 +196,7 @@ export class FileTxnLog implements TxnLog {
   /** Deletes later segments (newest first), then cuts the one holding `zxid`'s successor. */
   private async truncateDurable(zxid: Zxid): Promise<void> {
     let deleted = false;
-    const doomed = (seg: SegmentInfo): boolean => seg.firstZxid > zxid || seg.size <= FILE_HEADER_BYTES;
+    const doomed = (seg: SegmentInfo): boolean => seg.firstZxid > zxid || seg.size <= seg.headerBytes;
     while (this.segments.length > 0 && doomed(this.segments.at(-1)!)) {
       const seg = this.segments.pop()!;
       await this.closeHandle();
@@ -183,7 +207,7 @@ export class FileTxnLog implements TxnLog {
     const seg = this.segments.at(-1);
     if (seg && seg.lastZxid > zxid) {
       const buf = await readPrefix(seg.path, seg.size);
-      let keep = FILE_HEADER_BYTES;
+      let keep = seg.headerBytes;
       let lastKept = this.prevOf(seg);
       while (keep < buf.length) {
         const r = decodeRecord(buf, keep);
@@ -204,6 +228,7 @@ export class FileTxnLog implements TxnLog {
     if (seg && !this.fh) await this.openTail(seg);
     this.last = seg ? seg.lastZxid : 0n;
     this.tailBytes = seg ? seg.size : -1;
+    this.tailHeaderBytes = seg ? seg.headerBytes : LOG_HEADER_BYTES;
   }
 
   /**
@@ -218,7 +243,7 @@ export class FileTxnLog implements TxnLog {
       for (const seg of this.segments) {
         if (seg.lastZxid <= after) continue;
         const buf = await readPrefix(seg.path, seg.size);
-        const scan = scanSegment(buf, seg.path, seg.firstZxid, this.prevOf(seg), after, onRecord);
+        const scan = scanSegment(buf, seg.path, seg, this.prevOf(seg), after, onRecord);
         if (scan.stop) throw this.corrupt(seg.path, scan.stop.offset, scan.stop.reason);
         for (const r of scan.records) out.push(r); // (a spread push overflows the stack at ~150k records)
       }
@@ -264,12 +289,19 @@ export class FileTxnLog implements TxnLog {
         if (g.newSegment) {
           await this.closeHandle();
           const path = join(this.dir, segmentName(g.firstZxid));
-          const buf = Buffer.concat([fileHeader(LOG_MAGIC, g.firstZxid), ...g.bufs]);
+          const buf = Buffer.concat([logHeader(g.firstZxid, g.prevZxid), ...g.bufs]);
           this.fh = await open(path, 'wx');
           this.allocated = 0;
           await this.writeAndSync(buf, 0);
           await this.syncDir();
-          this.segments.push({ path, firstZxid: g.firstZxid, lastZxid: g.lastZxid, size: buf.length });
+          this.segments.push({
+            path,
+            firstZxid: g.firstZxid,
+            prevZxid: g.prevZxid,
+            headerBytes: LOG_HEADER_BYTES,
+            lastZxid: g.lastZxid,
+            size: buf.length,
+          });
         } else {
           const seg = this.segments.at(-1)!;
           const buf = g.bufs.length === 1 ? g.bufs[0]! : Buffer.concat(g.bufs);

@@ -2,7 +2,11 @@
  * On-disk formats of the transaction log and snapshots (all integers big-endian).
  *
  * Log segment `log.<16 hex digits of its first zxid>`:
- *   header  "ZKLG" | u32 version | u64 first zxid                      (16 bytes)
+ *   header  "ZKLG" | u32 version 2 | u64 first zxid | u64 prev zxid    (24 bytes)
+ *           prev zxid: the zxid logged just before this segment's first record (0 for the first
+ *           segment of a history; after a SNAP install, the snapshot's zxid). Zxids are not dense
+ *           across epochs, so only this link proves that no segment is missing (history-check.ts).
+ *   (version 1, written before prevZxid existed: "ZKLG" | u32 1 | u64 first zxid, 16 bytes)
  *   record  u32 payload length | u32 crc32c(zxid bytes + payload) | u64 zxid | payload
  *   fill    zero bytes up to the end of the file (space preallocated for later records)
  * A record's zxid is never 0, so zero fill never holds a record: an all-zero rest of the file after
@@ -18,9 +22,14 @@ import { crc32c, type Zxid } from '@zabkit/protocol';
 export const LOG_MAGIC = Buffer.from('ZKLG', 'latin1');
 export const SNAP_MAGIC = Buffer.from('ZKSN', 'latin1');
 export const SNAP_END_MAGIC = Buffer.from('ZKSE', 'latin1');
+/** Snapshot format version (and the log's before prevZxid). */
 export const FORMAT_VERSION = 1;
+/** Log segment format version written now: the header carries prevZxid. */
+export const LOG_FORMAT_VERSION = 2;
 
 export const FILE_HEADER_BYTES = 16;
+/** Header size of a version 2 log segment (FILE_HEADER_BYTES for version 1). */
+export const LOG_HEADER_BYTES = 24;
 export const RECORD_HEADER_BYTES = 16;
 export const SNAP_TRAILER_BYTES = 12;
 export const SNAP_TRAILER_MARK = 0xffff_ffff;
@@ -76,6 +85,37 @@ export function checkFileHeader(buf: Uint8Array, magic: Buffer, zxid: Zxid): str
   const hz = b.readBigUInt64BE(8);
   if (hz !== zxid) return `header zxid 0x${hz.toString(16)} does not match file name`;
   return null;
+}
+
+export function logHeader(firstZxid: Zxid, prevZxid: Zxid): Buffer {
+  const b = Buffer.alloc(LOG_HEADER_BYTES);
+  LOG_MAGIC.copy(b, 0);
+  b.writeUInt32BE(LOG_FORMAT_VERSION, 4);
+  b.writeBigUInt64BE(firstZxid, 8);
+  b.writeBigUInt64BE(prevZxid, 16);
+  return b;
+}
+
+/** A log segment header: its size, and its prevZxid (null in a version 1 segment, which has none). */
+export interface LogHeader {
+  headerBytes: number;
+  prevZxid: Zxid | null;
+}
+
+/** Parses a log segment header of either version, or returns why it is unusable. */
+export function parseLogHeader(buf: Uint8Array, firstZxid: Zxid): LogHeader | string {
+  if (buf.length < FILE_HEADER_BYTES) return `header is ${buf.length} bytes, expected ${LOG_HEADER_BYTES}`;
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  if (!b.subarray(0, 4).equals(LOG_MAGIC)) return `bad magic (expected ${LOG_MAGIC.toString('latin1')})`;
+  const version = b.readUInt32BE(4);
+  if (version !== 1 && version !== LOG_FORMAT_VERSION) return `unsupported format version ${version}`;
+  const hz = b.readBigUInt64BE(8);
+  if (hz !== firstZxid) return `header zxid 0x${hz.toString(16)} does not match file name`;
+  if (version === 1) return { headerBytes: FILE_HEADER_BYTES, prevZxid: null };
+  if (buf.length < LOG_HEADER_BYTES) return `header is ${buf.length} bytes, expected ${LOG_HEADER_BYTES}`;
+  const prev = b.readBigUInt64BE(16);
+  if (prev >= firstZxid) return `header prev zxid 0x${prev.toString(16)} is not below the first zxid 0x${firstZxid.toString(16)}`;
+  return { headerBytes: LOG_HEADER_BYTES, prevZxid: prev };
 }
 
 function recordCrc(zxidBytes: Uint8Array, payload: Uint8Array): number {

@@ -1,7 +1,9 @@
 export * from './types.js';
 export { FileTxnLog, type FileTxnLogOptions, type TxnLogStats } from './file-txn-log.js';
 export { FileSnapshotStore, type FileSnapshotStoreOptions } from './file-snapshot-store.js';
-export { FileEpochStore } from './file-epoch-store.js';
+export { FileEpochStore, type EpochFiles } from './file-epoch-store.js';
+export { moveDamagedAside, type MovedAside } from './move-aside.js';
+export { segmentSpans } from './segment-recovery.js';
 export {
   MemoryStorage,
   MemoryTxnLog,

@@ -1,6 +1,7 @@
 import type { Zxid } from '@zabkit/protocol';
 import { GroupCommit } from './group-commit.js';
 import { showZxid } from './format.js';
+import type { SegmentSpan } from './history-check.js';
 import type { LogRecord, LogRecovery, TxnLog } from './types.js';
 
 export interface MemoryTxnLogOptions {
@@ -25,13 +26,21 @@ interface Entry {
   record: LogRecord;
   /** This record starts a new segment. */
   roll: boolean;
+  /** The zxid logged before it (the new segment's prevZxid when it starts one). */
+  prev: Zxid;
+}
+
+/** A durable segment: its prevZxid, as in the file log's header, and its records. */
+interface Segment {
+  prev: Zxid;
+  records: LogRecord[];
 }
 
 /** A TxnLog in memory with the file log's semantics, plus crash simulation. */
 export class MemoryTxnLog implements TxnLog {
   private readonly committer = new GroupCommit(() => this.exclusive(() => this.sync()));
   /** Durable records, segment by segment. */
-  private segments: LogRecord[][] = [];
+  private segments: Segment[] = [];
   /** Taken by the sync in progress, not yet durable. */
   private inFlight: Entry[] = [];
   private pending: Entry[] = [];
@@ -45,13 +54,22 @@ export class MemoryTxnLog implements TxnLog {
 
   constructor(private readonly options: MemoryTxnLogOptions = {}) {}
 
-  /** A log holding these durable segments (used by crash()). */
-  static fromSegments(segments: LogRecord[][], options: MemoryTxnLogOptions = {}): MemoryTxnLog {
+  /**
+   * A log holding these durable segments, each continuing where the one before it ended (pass
+   * `{ prev, records }` for a segment that follows another zxid, e.g. a missing segment or a SNAP).
+   */
+  static fromSegments(segments: (LogRecord[] | Segment)[], options: MemoryTxnLogOptions = {}): MemoryTxnLog {
     const log = new MemoryTxnLog(options);
-    log.segments = segments.filter((s) => s.length > 0).map((s) => [...s]);
+    let last: Zxid = 0n;
+    for (const s of segments) {
+      const seg = Array.isArray(s) ? { prev: last, records: [...s] } : { prev: s.prev, records: [...s.records] };
+      if (seg.records.length === 0) continue;
+      log.segments.push(seg);
+      last = seg.records.at(-1)!.zxid;
+    }
     const tail = log.segments.at(-1);
-    log.last = tail?.at(-1)?.zxid ?? 0n;
-    log.tailCount = tail ? tail.length : -1;
+    log.last = last;
+    log.tailCount = tail ? tail.records.length : -1;
     return log;
   }
 
@@ -61,7 +79,7 @@ export class MemoryTxnLog implements TxnLog {
 
   /** Highest durable zxid. */
   durableZxid(): Zxid {
-    return this.segments.at(-1)?.at(-1)?.zxid ?? 0n;
+    return this.segments.at(-1)?.records.at(-1)?.zxid ?? 0n;
   }
 
   /**
@@ -71,12 +89,9 @@ export class MemoryTxnLog implements TxnLog {
    */
   crash(options: CrashOptions = {}): MemoryTxnLog {
     this.crashed = true;
-    const segments = this.segments.map((s) => [...s]);
+    const segments = this.segments.map((s) => ({ prev: s.prev, records: [...s.records] }));
     const survivors = [...this.inFlight, ...this.pending].slice(0, Math.max(0, options.keepUnflushed ?? 0));
-    for (const e of survivors) {
-      if (e.roll || segments.length === 0) segments.push([]);
-      segments.at(-1)!.push(e.record);
-    }
+    for (const e of survivors) addEntry(segments, e);
     return MemoryTxnLog.fromSegments(segments, this.options);
   }
 
@@ -100,7 +115,7 @@ export class MemoryTxnLog implements TxnLog {
       if (roll) this.tailCount = 0;
       this.rollRequested = false;
       this.tailCount++;
-      this.pending.push({ record: { zxid: r.zxid, bytes: r.bytes.slice() }, roll });
+      this.pending.push({ record: { zxid: r.zxid, bytes: r.bytes.slice() }, roll, prev: this.last });
       this.last = r.zxid;
     }
   }
@@ -124,17 +139,35 @@ export class MemoryTxnLog implements TxnLog {
     this.rollRequested = true;
   }
 
+  async restartAfter(zxid: Zxid): Promise<void> {
+    this.assertUsable();
+    if (typeof zxid !== 'bigint' || zxid < this.last) {
+      throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(this.last)}`);
+    }
+    this.rollRequested = true;
+    this.last = zxid;
+  }
+
+  segmentSpans(): SegmentSpan[] {
+    return this.segments.map((s, i) => ({
+      name: `segment ${i} (0x${s.records[0]!.zxid.toString(16)})`,
+      prevZxid: s.prev,
+      firstZxid: s.records[0]!.zxid,
+      lastZxid: s.records.at(-1)!.zxid,
+    }));
+  }
+
   truncateAfter(zxid: Zxid): Promise<void> {
     return this.exclusive(async () => {
       await this.sync();
       if (zxid >= this.last) return;
-      while (this.segments.length > 0 && this.segments.at(-1)![0]!.zxid > zxid) this.segments.pop();
+      while (this.segments.length > 0 && this.segments.at(-1)!.records[0]!.zxid > zxid) this.segments.pop();
       const tail = this.segments.at(-1);
       if (tail) {
-        while (tail.at(-1)!.zxid > zxid) tail.pop();
+        while (tail.records.at(-1)!.zxid > zxid) tail.records.pop();
       }
-      this.last = tail?.at(-1)?.zxid ?? 0n;
-      this.tailCount = tail ? tail.length : -1;
+      this.last = tail?.records.at(-1)?.zxid ?? 0n;
+      this.tailCount = tail ? tail.records.length : -1;
     });
   }
 
@@ -149,7 +182,7 @@ export class MemoryTxnLog implements TxnLog {
     return this.exclusive(async () => {
       this.assertUsable();
       let n = 0;
-      while (this.segments.length > 1 && this.segments[0]!.at(-1)!.zxid <= zxid) {
+      while (this.segments.length > 1 && this.segments[0]!.records.at(-1)!.zxid <= zxid) {
         this.segments.shift();
         n++;
       }
@@ -165,7 +198,7 @@ export class MemoryTxnLog implements TxnLog {
   }
 
   private durableAfter(after: Zxid): LogRecord[] {
-    return this.segments.flat().filter((r) => r.zxid > after);
+    return this.segments.flatMap((s) => s.records).filter((r) => r.zxid > after);
   }
 
   private async sync(): Promise<void> {
@@ -176,10 +209,7 @@ export class MemoryTxnLog implements TxnLog {
     this.counters.syncs++;
     if (this.options.beforeSync) await this.options.beforeSync();
     if (this.crashed) throw new Error('MemoryTxnLog: crashed during sync');
-    for (const e of this.inFlight) {
-      if (e.roll || this.segments.length === 0) this.segments.push([]);
-      this.segments.at(-1)!.push(e.record);
-    }
+    for (const e of this.inFlight) addEntry(this.segments, e);
     this.inFlight = [];
   }
 
@@ -193,4 +223,9 @@ export class MemoryTxnLog implements TxnLog {
     this.chain = run.catch(() => undefined);
     return run;
   }
+}
+
+function addEntry(segments: Segment[], e: Entry): void {
+  if (e.roll || segments.length === 0) segments.push({ prev: e.prev, records: [] });
+  segments.at(-1)!.records.push(e.record);
 }

@@ -1,4 +1,5 @@
 import type { Zxid } from '@zabkit/protocol';
+import type { SegmentSpan } from './history-check.js';
 
 /** One record of the transaction log: its zxid and the encoded txn. */
 export interface LogRecord {
@@ -25,10 +26,19 @@ export interface TxnLog {
   open(after: Zxid): Promise<LogRecovery>;
   append(records: readonly LogRecord[]): void;
   flush(): Promise<void>;
-  /** Highest zxid appended (durable or not); 0n when empty. */
+  /** Highest zxid appended (durable or not), or the one restartAfter continued after; 0n when empty. */
   lastZxid(): Zxid;
   /** Starts a new segment file; the next record appended opens it. */
   roll(): Promise<void>;
+  /**
+   * After a snapshot at `zxid` was installed (SNAP sync) or loaded above the log's end: starts a new
+   * segment whose prevZxid is `zxid`, so the history visibly continues from that snapshot and not
+   * from the log's last record (which would hide the txns in between). The next record must be
+   * above `zxid`. Throws a RangeError when `zxid` is below the last logged zxid (truncate first).
+   */
+  restartAfter(zxid: Zxid): Promise<void>;
+  /** The durable segments, oldest first, as findHistoryGap takes them. */
+  segmentSpans(): SegmentSpan[];
   /** Removes every record with zxid > zxid (TRUNC during sync). Durable when it resolves. */
   truncateAfter(zxid: Zxid): Promise<void>;
   /** Reads records with zxid > after that are durable, in order (for DIFF sync). */

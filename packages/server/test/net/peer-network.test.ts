@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
 import {
   decode,
   encode,
   encodeBatch,
+  HandshakeKind,
   PeerKind,
   PROTOCOL_VERSION,
   type CommitMsg,
@@ -14,8 +17,9 @@ import {
   type SnapMsg,
   type VoteMsg,
 } from '@zabkit/protocol';
-import { MAX_QUEUED_MSGS, PeerNetwork, type PeerAddress } from '../../src/net/peer-network.js';
-import { clientFrames } from '../../../../test/support/ws-frames.js';
+import { MAX_QUEUED_MSGS, PeerNetwork, type PeerAddress, type PeerAuth } from '../../src/net/peer-network.js';
+import { EvilPeer, frameOf, mac } from '../../../../test/support/evil-peer.js';
+import { makeCa, makeCert } from '../../../../test/support/certs.js';
 import type { Logger } from '../../src/runtime/logger.js';
 
 const WAIT_MS = 10_000;
@@ -128,19 +132,25 @@ interface Node {
   rec: Recorder;
 }
 
-function makeNode(
-  id: number,
-  peers: PeerAddress[],
-  maxFrameBytes = 64 * 1024 * 1024,
-  validate?: (from: number, msg: PeerMessage) => string | null,
-): Node {
+/** The cluster secret the tests' networks share (unless a test gives one its own). */
+export const SECRET = new Uint8Array(randomBytes(32));
+const withSecret: PeerAuth = { secret: SECRET, tls: null };
+
+interface NodeOptions {
+  maxFrameBytes?: number;
+  auth?: PeerAuth;
+  validate?: (from: number, msg: PeerMessage) => string | null;
+}
+
+function makeNode(id: number, peers: PeerAddress[], o: NodeOptions = {}): Node {
   const rec = new Recorder();
   const net = new PeerNetwork({
     myId: id,
     peers,
+    auth: o.auth ?? withSecret,
+    ...(o.validate ? { validate: o.validate } : {}),
     logger: rec.logger,
-    maxFrameBytes,
-    ...(validate ? { validate } : {}),
+    maxFrameBytes: o.maxFrameBytes ?? 64 * 1024 * 1024,
     onMessage: (from, msg) => rec.onMessage(from, msg),
     onDisconnect: (peer) => rec.onDisconnect(peer),
     reconnect: { minMs: 10, maxMs: 200 },
@@ -149,8 +159,8 @@ function makeNode(
   return { id, net, rec };
 }
 
-async function startNodes(peers: PeerAddress[], maxFrameBytes?: number): Promise<Node[]> {
-  const nodes = peers.map((p) => makeNode(p.id, peers, maxFrameBytes));
+async function startNodes(peers: PeerAddress[], o: NodeOptions = {}): Promise<Node[]> {
+  const nodes = peers.map((p) => makeNode(p.id, peers, o));
   await Promise.all(nodes.map((n) => n.net.start()));
   return nodes;
 }
@@ -175,41 +185,82 @@ const tagOf = (m: PeerMessage): string =>
 /** A message as it arrives (bytes come back as Buffers). */
 const wire = (m: PeerMessage): PeerMessage => (m.k === PeerKind.proposal ? { ...m, txn: Buffer.from(m.txn) } : m);
 
-/** Opens a raw WebSocket, sends `frames` in order, resolves with the close code the server chose. */
-function rawClose(port: number, frames: (Uint8Array | string)[]): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error('the server did not close the raw connection'));
-    }, WAIT_MS);
-    ws.on('open', () => {
-      for (const f of frames) ws.send(f, { binary: typeof f !== 'string' });
-    });
-    ws.on('error', () => {});
-    ws.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
+/** Dials `port`, sends `frames` (each framed; raw Buffers as they are) in order, resolves once the server closed it. */
+async function rawClose(port: number, frames: (Uint8Array | { raw: Uint8Array })[]): Promise<void> {
+  const evil = await EvilPeer.connect({ port });
+  cleanups.push(() => evil.close());
+  for (const f of frames) if ('raw' in f) evil.sendRaw(f.raw); else evil.sendEncoded(f);
+  await within(evil.closed, 'the server to close the connection');
 }
 
-function rawOpen(port: number): Promise<WebSocket> {
-  return new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-    cleanups.push(async () => {
-      ws.terminate();
-    });
-  });
+/** An evil peer that completed the handshake with `acceptor` as `sid` (with the shared secret unless given another). */
+async function authed(port: number, sid: number, acceptor: number, channel: 'quorum' | 'election', secret: Uint8Array | null = SECRET): Promise<EvilPeer> {
+  const evil = await EvilPeer.connect({ port });
+  cleanups.push(() => evil.close());
+  await evil.handshake({ sid, acceptorSid: acceptor, channel, secret });
+  return evil;
 }
 
-const closed = (ws: WebSocket): Promise<number> =>
-  ws.readyState === WebSocket.CLOSED ? Promise.resolve(-1) : new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+/** For state with no event to wait on (connection counts): polls every 10 ms until `check`, up to WAIT_MS. */
+async function poll(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))),
+  ]);
+}
 
 const hello = (sid: number, channel: 'quorum' | 'election', protocolVersion = PROTOCOL_VERSION) =>
-  encode({ k: PeerKind.hello, sid, channel, protocolVersion });
+  encode({ k: PeerKind.hello, sid, channel, protocolVersion, nonce: randomBytes(32) });
+
+
+/** A peer port that answers one handshake per connection as `sid` and records every frame after the hello. */
+class FakeAcceptor {
+  onFrame: (frame: unknown) => void = () => {};
+  private constructor(private readonly server: NetServer) {}
+
+  static async listen(port: number, o: { sid: number; channel: 'quorum' | 'election'; secret: Uint8Array | null; macSecret?: Uint8Array | null }): Promise<FakeAcceptor> {
+    const server = createNetServer();
+    const fake = new FakeAcceptor(server);
+    const sockets = new Set<import('node:net').Socket>();
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+      let buf = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.byteLength >= 4 && buf.byteLength >= 4 + buf.readUInt32BE(0)) {
+          const frame = decode(buf.subarray(4, 4 + buf.readUInt32BE(0))) as { k: number; sid: number; nonce: Uint8Array };
+          buf = buf.subarray(4 + buf.readUInt32BE(0));
+          if (frame.k === PeerKind.hello) {
+            const nonce = randomBytes(32);
+            const fields = { direction: 'acceptor', channel: o.channel, dialerSid: frame.sid, acceptorSid: o.sid, dialerNonce: frame.nonce, acceptorNonce: nonce } as const;
+            socket.write(frameOf(encode({ k: HandshakeKind.challenge, sid: o.sid, nonce, mac: mac(o.macSecret === undefined ? o.secret : o.macSecret, fields) })));
+          }
+          fake.onFrame(frame);
+        }
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return fake;
+  }
+}
 
 describe('PeerNetwork', () => {
   it('delivers all-pairs messages on both channels with the right sender, each channel in order', async () => {
@@ -250,53 +301,35 @@ describe('PeerNetwork', () => {
     for (const n of nodes) expect(n.rec.disconnects).toEqual([]);
   });
 
-  it('sends votes on the election port and everything else on the quorum port, each after a hello', async () => {
+  it('sends votes on the election port and everything else on the quorum port, each after the handshake', async () => {
     const peers = await addresses(2);
     const fake = peers[1]!;
     const seen: Record<string, unknown[]> = { quorum: [], election: [] };
-    const extensions: (string | undefined)[] = [];
-    const wireBytes: Buffer[][] = [];
     let frames = 0;
     let onFrame = (): void => {};
     for (const channel of ['quorum', 'election'] as const) {
-      const wss = new WebSocketServer({ host: '127.0.0.1', port: channel === 'quorum' ? fake.quorumPort : fake.electionPort });
-      await new Promise<void>((resolve) => wss.once('listening', resolve));
-      wss.on('connection', (ws, req) => {
-        extensions.push(req.headers['sec-websocket-extensions']);
-        const bytes: Buffer[] = [];
-        wireBytes.push(bytes);
-        req.socket.on('data', (b: Buffer) => bytes.push(b));
-        ws.on('message', (data) => {
-          seen[channel]!.push(decode(data as Buffer));
-          frames++;
-          onFrame();
-        });
-      });
-      cleanups.push(async () => {
-        for (const c of wss.clients) c.terminate();
-        await new Promise<void>((resolve) => wss.close(() => resolve()));
-      });
+      const acceptor = await FakeAcceptor.listen(channel === 'quorum' ? fake.quorumPort : fake.electionPort, { sid: 2, channel, secret: SECRET });
+      acceptor.onFrame = (f) => {
+        seen[channel]!.push(f);
+        frames++;
+        onFrame();
+      };
     }
     const n1 = makeNode(1, peers);
     await n1.net.start();
     n1.net.send(2, proposal(1));
     n1.net.send(2, vote(1));
     n1.net.send(2, commit(1));
-    await new Promise<void>((resolve) => {
-      onFrame = () => frames === 5 && resolve();
+    await within(new Promise<void>((resolve) => {
+      onFrame = () => frames === 7 && resolve();
       onFrame();
-    });
-    expect(seen.election).toEqual([{ k: PeerKind.hello, sid: 1, channel: 'election', protocolVersion: PROTOCOL_VERSION }, vote(1)]);
-    expect(seen.quorum).toEqual([
-      { k: PeerKind.hello, sid: 1, channel: 'quorum', protocolVersion: PROTOCOL_VERSION },
-      { ...proposal(1), txn: Buffer.from(proposal(1).txn) },
-      commit(1),
-    ]);
-    expect(extensions).toEqual([undefined, undefined]); // perMessageDeflate off
-    // masked, as a client must, but with an all-zero key: ws then neither copies nor XORs a batch
-    const onWire = wireBytes.flatMap((bytes) => clientFrames(Buffer.concat(bytes)));
-    expect(onWire.length).toBeGreaterThanOrEqual(4);
-    for (const f of onWire) expect([f.masked, f.maskKey]).toEqual([true, [0, 0, 0, 0]]);
+    }), '7 frames at the fake peer');
+    const helloOf = (channel: string) => ({ k: PeerKind.hello, sid: 1, channel, protocolVersion: PROTOCOL_VERSION, nonce: expect.any(Uint8Array) });
+    const proof = { k: HandshakeKind.proof, mac: expect.any(Uint8Array) };
+    expect(seen.election).toEqual([helloOf('election'), proof, vote(1)]);
+    expect(seen.quorum).toEqual([helloOf('quorum'), proof, { ...proposal(1), txn: Buffer.from(proposal(1).txn) }, commit(1)]);
+    expect((seen.quorum![0] as { nonce: Uint8Array }).nonce.byteLength).toBe(32);
+    expect(n1.net.connectedPeers()).toEqual([2]);
   });
 
   it('queues messages sent before the peer listens and delivers them once it starts', async () => {
@@ -369,37 +402,40 @@ describe('PeerNetwork', () => {
     expect(b.rec.disconnects.filter((p) => p !== 3)).toEqual([]);
   });
 
-  it('closes connections whose first frame is bad, and keeps working', async () => {
+  it('closes connections whose handshake is bad, delivering nothing, and keeps working', async () => {
     const peers = await addresses(2);
     const [n1, n2] = (await startNodes(peers)) as [Node, Node];
     const q = peers[0]!.quorumPort;
     const e = peers[0]!.electionPort;
-    const bad: [string, number, (Uint8Array | string)[]][] = [
+    const bad: [string, number, (Uint8Array | { raw: Uint8Array })[]][] = [
       ['garbage bytes', q, [Uint8Array.of(0xc1, 0xff, 0x00, 0x13)]],
-      ['a text frame', q, ['hello']],
       ['a msgpack number', q, [encode(42)]],
       ['an unknown kind', q, [encode({ k: 999, sid: 2 })]],
       ['a proposal before the hello', q, [encode(proposal(1))]],
+      ['a vote before the hello', e, [encode(vote(1))]],
       ['a hello with our own id', q, [hello(1, 'quorum')]],
       ['a hello from an unknown id', q, [hello(99, 'quorum')]],
       ['a hello for the other channel', e, [hello(2, 'quorum')]],
       ['a hello with another protocol version', q, [hello(2, 'quorum', PROTOCOL_VERSION + 1)]],
+      ['a hello without a nonce', q, [encode({ k: PeerKind.hello, sid: 2, channel: 'quorum', protocolVersion: PROTOCOL_VERSION })]],
+      ['a hello with a short nonce', q, [encode({ k: PeerKind.hello, sid: 2, channel: 'quorum', protocolVersion: PROTOCOL_VERSION, nonce: randomBytes(8) })]],
+      ['a proposal instead of the proof', q, [hello(2, 'quorum'), encode(proposal(1))]],
+      ['a second hello instead of the proof', q, [hello(2, 'quorum'), hello(2, 'quorum')]],
+      ['an empty proof', q, [hello(2, 'quorum'), encode({ k: HandshakeKind.proof, mac: new Uint8Array(0) })]],
+      ['a proof of random bytes', q, [hello(2, 'quorum'), encode({ k: HandshakeKind.proof, mac: randomBytes(32) })]],
+      ['a zero-length frame', q, [{ raw: Uint8Array.of(0, 0, 0, 0) }]],
     ];
-    for (const [what, port, frames] of bad) {
-      const code = await rawClose(port, frames);
-      expect([1003, 1007, 1008], what).toContain(code);
-    }
+    for (const [what, port, frames] of bad) await within(rawClose(port, frames), what);
     expect(n1.rec.messages).toEqual([]);
     expect(n1.rec.disconnects).toEqual([]);
     expect(n1.rec.logCount(/^warn inbound (quorum|election) connection from .*; closing$/)).toBe(bad.length);
 
-    // A valid hello, then a frame of the wrong channel: delivered up to there, then closed and reported.
-    const raw = await rawOpen(e);
-    raw.send(hello(2, 'election'));
-    raw.send(encode(vote(5)));
-    raw.send(encode(proposal(5)));
-    raw.send(encode(vote(6)));
-    expect(await closed(raw)).toBe(1008);
+    // An authenticated link, then a frame of the wrong channel: delivered up to there, then closed and reported.
+    const raw = await authed(e, 2, 1, 'election');
+    raw.send(vote(5));
+    raw.send(proposal(5));
+    raw.send(vote(6));
+    await within(raw.closed, 'the link closed');
     await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break reported');
     expect(n1.rec.messages).toEqual([{ from: 2, msg: vote(5) }]);
     expect(n1.rec.disconnects).toEqual([2]);
@@ -434,74 +470,72 @@ describe('PeerNetwork', () => {
     const peers = await addresses(2);
     const [n1] = (await startNodes(peers)) as [Node, Node];
     const q = peers[0]!.quorumPort;
-    const raw = await rawOpen(q);
-    raw.send(hello(2, 'quorum'));
-    raw.send(encodeBatch([encode(proposal(1)), encode(commit(1)), encode(proposal(2))]));
-    raw.send(encode(commit(2)));
+    const raw = await authed(q, 2, 1, 'quorum');
+    raw.sendEncoded(encodeBatch([encode(proposal(1)), encode(commit(1)), encode(proposal(2))]));
+    raw.send(commit(2));
     await n1.rec.until(() => n1.rec.messages.length === 4, '4 messages');
     expect(n1.rec.from(2)).toEqual([proposal(1), commit(1), proposal(2), commit(2)].map(wire));
-    raw.send(encodeBatch([encode(proposal(3)), encode(vote(3))]));
-    expect(await closed(raw)).toBe(1008);
+    raw.sendEncoded(encodeBatch([encode(proposal(3)), encode(vote(3))]));
+    await within(raw.closed, 'the link closed');
     await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break reported');
     expect(n1.rec.messages.length).toBe(4);
 
-    const bad: [string, (Uint8Array | string)[], number][] = [
-      ['a batch as the first frame', [encodeBatch([hello(2, 'quorum')])], 1008],
-      ['a hello inside a batch', [hello(2, 'quorum'), encodeBatch([encode(commit(1)), hello(2, 'quorum')])], 1008],
-      ['a number inside a batch', [hello(2, 'quorum'), encodeBatch([encode(commit(1)), encode(7)])], 1007],
-      ['a batch inside a batch', [hello(2, 'quorum'), encodeBatch([encodeBatch([encode(commit(1))])])], 1008],
-      ['an empty batch', [hello(2, 'quorum'), encodeBatch([])], 1007],
-      ['msgs not an array', [hello(2, 'quorum'), encode({ k: PeerKind.batch, msgs: 3 })], 1007],
+    const bad: [string, Uint8Array][] = [
+      ['a hello inside a batch', encodeBatch([encode(commit(1)), hello(2, 'quorum')])],
+      ['a number inside a batch', encodeBatch([encode(commit(1)), encode(7)])],
+      ['a batch inside a batch', encodeBatch([encodeBatch([encode(commit(1))])])],
+      ['an empty batch', encodeBatch([])],
+      ['msgs not an array', encode({ k: PeerKind.batch, msgs: 3 })],
+      ['a second hello', hello(2, 'quorum')],
+      ['a text-like garbage frame', Uint8Array.of(0xc1)],
     ];
-    for (const [what, frames, code] of bad) expect(await rawClose(q, frames), what).toBe(code);
+    for (const [what, frame] of bad) {
+      const evil = await authed(q, 2, 1, 'quorum');
+      evil.sendEncoded(frame);
+      await within(evil.closed, what);
+    }
+    await within(rawClose(q, [encodeBatch([hello(2, 'quorum')])]), 'a batch as the first frame');
     expect(n1.rec.messages.length).toBe(4);
   });
 
-  it('runs the validate hook on every message, a whole batch before any of it is delivered; a refusal closes the link', async () => {
-    const peers = await addresses(2);
-    const seen: string[] = [];
-    const n1 = makeNode(1, peers, undefined, (from, msg) => {
-      seen.push(`${from}:${tagOf(msg)}`);
-      return msg.k === PeerKind.commit && typeof msg.zxid !== 'bigint' ? 'zxid must be a bigint' : null;
-    });
-    await n1.net.start();
-    const q = peers[0]!.quorumPort;
-    const raw = await rawOpen(q);
-    raw.send(hello(2, 'quorum'));
-    raw.send(encode(proposal(1)));
-    await n1.rec.until(() => n1.rec.messages.length === 1, 'the valid message');
-    raw.send(encodeBatch([encode(proposal(2)), encode({ k: PeerKind.commit, zxid: 5 }), encode(proposal(3))]));
-    expect(await closed(raw)).toBe(1008);
-    await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break reported');
-    // proposal 2 came before the bad commit in the batch, and still was not delivered
-    expect(n1.rec.messages.map((m) => tagOf(m.msg))).toEqual(['proposal 1']);
-    expect(seen).toEqual(['2:proposal 1', '2:proposal 2', '2:kind 20']);
-    expect(n1.rec.logCount(/warn link from peer 2 \(quorum\): invalid message: zxid must be a bigint; closing/)).toBe(1);
-  });
-
-  it('replaces an older inbound connection from the same peer and channel', async () => {
+  it('replaces an older inbound link from the same peer and channel only with a newer authenticated one', async () => {
     const peers = await addresses(2);
     const [n1] = (await startNodes(peers)) as [Node, Node];
     const q = peers[0]!.quorumPort;
-    const older = await rawOpen(q);
-    older.send(hello(2, 'quorum'));
-    older.send(encode(proposal(1)));
+    const older = await authed(q, 2, 1, 'quorum');
+    older.send(proposal(1));
     await n1.rec.until(() => n1.rec.messages.length === 1, 'the first proposal');
-    const newer = await rawOpen(q);
-    newer.send(hello(2, 'quorum'));
-    expect(await closed(older)).toBe(1000);
+
+    // Connections claiming to be 2 that do not authenticate leave the link alone.
+    const forged = await EvilPeer.connect({ port: q });
+    cleanups.push(() => forged.close());
+    await within(forged.handshake({ sid: 2, acceptorSid: 1, channel: 'quorum', secret: new Uint8Array(randomBytes(32)) }), 'a forged handshake');
+    await within(forged.closed, 'the forged connection closed');
+    const helloOnly = await EvilPeer.connect({ port: q });
+    cleanups.push(() => helloOnly.close());
+    helloOnly.hello(2, 'quorum');
+    await helloOnly.nextFrame();
+    older.send(proposal(2));
+    await n1.rec.until(() => n1.rec.messages.length === 2, 'the second proposal on the older link');
+    expect(older.isClosed).toBe(false);
+    expect(n1.rec.disconnects).toEqual([]);
+
+    const newer = await authed(q, 2, 1, 'quorum');
+    await within(older.closed, 'the older link replaced');
+    await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the replacement reported as a break');
     expect(n1.rec.disconnects).toEqual([2]);
-    newer.send(encode(proposal(2)));
-    await n1.rec.until(() => n1.rec.messages.length === 2, 'the second proposal');
-    expect(n1.rec.messages.map((m) => `${m.from} ${tagOf(m.msg)}`)).toEqual(['2 proposal 1', '2 proposal 2']);
-    expect(newer.readyState).toBe(WebSocket.OPEN);
+    newer.send(proposal(3));
+    await n1.rec.until(() => n1.rec.messages.length === 3, 'the third proposal');
+    expect(n1.rec.messages.map((m) => `${m.from} ${tagOf(m.msg)}`)).toEqual(['2 proposal 1', '2 proposal 2', '2 proposal 3']);
+    expect(newer.isClosed).toBe(false);
+    expect(n1.rec.logCount(/^warn .*failed to prove it holds the shared secret; closing$/)).toBe(1);
   });
 
   it('carries an 8 MiB snapshot chunk intact, and closes a link that sends a frame above the limit', async () => {
     const peers = await addresses(3);
     const n1 = makeNode(1, peers);
     const n2 = makeNode(2, peers);
-    const n3 = makeNode(3, peers, 1024 * 1024); // a small frame limit
+    const n3 = makeNode(3, peers, { maxFrameBytes: 1024 * 1024 }); // a small frame limit
     await Promise.all([n1.net.start(), n2.net.start(), n3.net.start()]);
     const snap: SnapMsg = {
       k: PeerKind.snap,
@@ -602,5 +636,229 @@ describe('PeerNetwork', () => {
       });
       await new Promise<void>((resolve) => s.close(() => resolve()));
     }
+  });
+});
+
+describe('PeerNetwork authentication', () => {
+  it('servers with different secrets never link, either way, and deliver nothing', async () => {
+    const peers = await addresses(2);
+    const n1 = makeNode(1, peers);
+    const n2 = makeNode(2, peers, { auth: { secret: new Uint8Array(randomBytes(32)), tls: null } });
+    await Promise.all([n1.net.start(), n2.net.start()]);
+    n1.net.send(2, proposal(1));
+    n2.net.send(1, proposal(2));
+    n1.net.send(2, vote(1));
+    // each dialer refuses the acceptor's challenge (it cannot prove the secret), so no proof is ever sent
+    const refused = /^warn link to peer (1|2) \((quorum|election)\): dial .* failed .*: the peer failed to prove it holds the shared secret$/;
+    await n1.rec.until(() => n1.rec.logCount(refused) === 2, 'both of 1\'s links refused');
+    await n2.rec.until(() => n2.rec.logCount(refused) === 1, '2\'s link refused');
+    expect(n1.net.connectedPeers()).toEqual([]);
+    expect(n2.net.connectedPeers()).toEqual([]);
+    // the acceptor's side: a proof made with the wrong secret is refused too
+    const evil = await EvilPeer.connect({ port: peers[0]!.quorumPort });
+    cleanups.push(() => evil.close());
+    await evil.handshake({ sid: 2, acceptorSid: 1, channel: 'quorum', secret: new Uint8Array(randomBytes(32)) });
+    evil.send(proposal(3));
+    await within(evil.closed, 'the wrong proof refused');
+    expect(n1.rec.logCount(/^warn inbound quorum connection from .*: a connection claiming to be server 2 failed to prove it holds the shared secret; closing$/)).toBe(1);
+    expect(n1.rec.messages).toEqual([]);
+    expect(n2.rec.messages).toEqual([]);
+    expect(n1.rec.disconnects).toEqual([]);
+  });
+
+  it('refuses an acceptor that is not the server dialled, or that cannot prove the secret', async () => {
+    const peers = await addresses(3);
+    await FakeAcceptor.listen(peers[1]!.quorumPort, { sid: 3, channel: 'quorum', secret: SECRET }); // says it is 3
+    const mitm = await FakeAcceptor.listen(peers[2]!.quorumPort, { sid: 3, channel: 'quorum', secret: SECRET, macSecret: new Uint8Array(randomBytes(32)) });
+    let afterHandshake = 0;
+    mitm.onFrame = (f) => void ((f as { k: number }).k !== PeerKind.hello && afterHandshake++);
+    const n1 = makeNode(1, peers);
+    await n1.net.start();
+    n1.net.send(2, proposal(1));
+    n1.net.send(3, proposal(1));
+    await n1.rec.until(() => n1.rec.logCount(/^warn link to peer 2 \(quorum\): dial .*says it is server 3, not 2$/) === 1, 'the impostor refused');
+    await n1.rec.until(() => n1.rec.logCount(/^warn link to peer 3 \(quorum\): dial .*failed to prove it holds the shared secret$/) === 1, 'the bad mac refused');
+    expect(afterHandshake).toBe(0); // no proof, no message
+    expect(n1.net.connectedPeers()).toEqual([]);
+  });
+
+  it('refuses a replayed proof and a reflected challenge mac', async () => {
+    const peers = await addresses(2);
+    const [n1] = (await startNodes(peers)) as [Node, Node];
+    const q = peers[0]!.quorumPort;
+    // A real handshake, recorded: its hello nonce and proof.
+    const first = await EvilPeer.connect({ port: q });
+    cleanups.push(() => first.close());
+    const nonce = new Uint8Array(randomBytes(32));
+    const c1 = await first.handshake({ sid: 2, acceptorSid: 1, channel: 'quorum', secret: SECRET, nonce });
+    const recordedProof = mac(SECRET, { direction: 'dialer', channel: 'quorum', dialerSid: 2, acceptorSid: 1, dialerNonce: nonce, acceptorNonce: c1.nonce });
+    first.send(commit(1));
+    await n1.rec.until(() => n1.rec.messages.length === 1, 'the recorded link works');
+
+    // Replay: same hello, same proof, on a new connection (the server's nonce is new).
+    const replay = await EvilPeer.connect({ port: q });
+    cleanups.push(() => replay.close());
+    await replay.handshake({ sid: 2, acceptorSid: 1, channel: 'quorum', nonce, proofMac: recordedProof });
+    replay.send(commit(2));
+    await within(replay.closed, 'the replay refused');
+
+    // Reflection: the server's own challenge mac sent back as the proof.
+    const reflect = await EvilPeer.connect({ port: q });
+    cleanups.push(() => reflect.close());
+    reflect.hello(2, 'quorum');
+    const c = (await reflect.nextFrame()) as { mac: Uint8Array };
+    expect(c.mac.byteLength).toBe(32);
+    reflect.send({ k: HandshakeKind.proof, mac: c.mac });
+    reflect.send(commit(3));
+    await within(reflect.closed, 'the reflection refused');
+
+    // The election channel's transcript is not the quorum channel's: a proof for one fails on the other.
+    const cross = await EvilPeer.connect({ port: peers[0]!.electionPort });
+    cleanups.push(() => cross.close());
+    const n2 = cross.hello(2, 'election');
+    const c2 = (await cross.nextFrame()) as { nonce: Uint8Array };
+    const quorumMac = mac(SECRET, { direction: 'dialer', channel: 'quorum', dialerSid: 2, acceptorSid: 1, dialerNonce: n2, acceptorNonce: c2.nonce });
+    cross.send({ k: HandshakeKind.proof, mac: quorumMac });
+    cross.send(vote(1));
+    await within(cross.closed, 'a proof for the other channel refused');
+
+    expect(n1.rec.from(2).map(tagOf)).toEqual(['kind 20']);
+    expect(first.isClosed).toBe(false);
+    expect(n1.rec.logCount(/failed to prove it holds the shared secret; closing$/)).toBe(3);
+    expect(n1.rec.messages.length).toBe(1);
+    expect(n1.rec.disconnects).toEqual([]);
+  });
+
+  it('closes a pre-auth frame above 4 KiB from its length prefix alone, and a handshake that takes too long', async () => {
+    const peers = await addresses(2);
+    const [n1] = (await startNodes(peers)) as [Node, Node];
+    const q = peers[0]!.quorumPort;
+    const header = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n, 0);
+      return b;
+    };
+    await within(rawClose(q, [{ raw: header(1024 * 1024 * 1024) }]), 'a 1 GiB length prefix'); // no body sent at all
+    await within(rawClose(q, [{ raw: header(4097) }]), 'a 4097-byte length prefix');
+    await within(rawClose(q, [hello(2, 'quorum'), { raw: header(64 * 1024) }]), 'a 64 KiB proof');
+    expect(n1.rec.logCount(/^warn inbound quorum connection from .*: a frame of \d+ bytes exceeds the limit of 4096; closing$/)).toBe(3);
+    // after authentication the limit is maxFrameBytes
+    const ok = await authed(q, 2, 1, 'quorum');
+    ok.send({ ...proposal(1), txn: new Uint8Array(64 * 1024) });
+    await n1.rec.until(() => n1.rec.messages.length === 1, 'a 64 KiB proposal after the handshake');
+
+    const silent = await EvilPeer.connect({ port: q });
+    cleanups.push(() => silent.close());
+    const stalled = await EvilPeer.connect({ port: q });
+    cleanups.push(() => stalled.close());
+    stalled.hello(2, 'quorum');
+    await stalled.nextFrame();
+    await within(Promise.all([silent.closed, stalled.closed]), 'both closed at the deadline', 10_000);
+    expect(n1.rec.logCount(/^warn inbound quorum connection from .*: no handshake within 5000 ms; closing$/)).toBe(2);
+    expect(n1.net.unauthenticatedCount).toBe(0);
+  });
+
+  it('caps connections that have not authenticated per address and in all', async () => {
+    const peers = await addresses(2);
+    const [n1] = (await startNodes(peers)) as [Node, Node];
+    const q = peers[0]!.quorumPort;
+    const open = async (localAddress: string) => {
+      const evil = await EvilPeer.connect({ port: q, localAddress });
+      cleanups.push(() => evil.close());
+      return evil;
+    };
+    const first = await Promise.all(Array.from({ length: 8 }, () => open('127.0.0.1')));
+    await poll(() => n1.net.unauthenticatedCount === 8, '8 half-open connections counted');
+    const ninth = await open('127.0.0.1');
+    await within(ninth.closed, 'the 9th from one address refused');
+    // other addresses (127.0.0.2 ..) fill the total of 64
+    const more: EvilPeer[] = [];
+    for (let a = 2; a <= 8; a++) more.push(...(await Promise.all(Array.from({ length: 8 }, () => open(`127.0.0.${a}`)))));
+    await poll(() => n1.net.unauthenticatedCount === 64, '64 half-open connections counted');
+    const over = await open('127.0.0.9');
+    await within(over.closed, 'the 65th refused');
+    expect([...first, ...more].some((e) => e.isClosed)).toBe(false);
+    expect(n1.rec.logCount(/refused a connection from 127\.0\.0\.1: 8 from that address/)).toBe(1);
+    // a real peer still gets in once the half-open ones go
+    await Promise.all(first.map((e) => e.close()));
+    await poll(() => n1.net.unauthenticatedCount === 56, 'the first 8 gone');
+    const real = await authed(q, 2, 1, 'quorum');
+    real.send(commit(1));
+    await n1.rec.until(() => n1.rec.messages.length === 1, 'a message over a real link');
+  });
+
+  it('runs every message through validate first: a bad one closes the link and nothing of its frame is delivered', async () => {
+    const peers = await addresses(2);
+    const seen: string[] = [];
+    const validate = (from: number, m: PeerMessage) => {
+      seen.push(`${from} ${tagOf(m)}`);
+      return m.k === PeerKind.commit && m.zxid === (7n << 32n) + 66n ? 'commit 66 is forbidden' : null;
+    };
+    const [n1] = (await startNodes(peers, { validate })) as [Node, Node];
+    const q = peers[0]!.quorumPort;
+    const raw = await authed(q, 2, 1, 'quorum');
+    raw.send(proposal(1));
+    raw.sendEncoded(encodeBatch([encode(proposal(2)), encode(commit(66)), encode(proposal(3))]));
+    await within(raw.closed, 'the link closed');
+    await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break reported');
+    expect(n1.rec.from(2).map(tagOf)).toEqual(['proposal 1']);
+    expect(seen).toEqual(['2 proposal 1', '2 proposal 2', '2 kind 20']);
+    expect(n1.rec.logCount(/^warn link from peer 2 \(quorum\): invalid kind 20 message: commit 66 is forbidden; closing$/)).toBe(1);
+  });
+
+  it('runs insecure (no secret, no TLS) with empty macs, and refuses a peer that sends one', async () => {
+    const peers = await addresses(2);
+    const none: PeerAuth = { secret: null, tls: null };
+    const [n1, n2] = (await startNodes(peers, { auth: none })) as [Node, Node];
+    n1.net.send(2, proposal(1));
+    await n2.rec.until(() => n2.rec.messages.length === 1, 'a message without a secret');
+    const evil = await EvilPeer.connect({ port: peers[0]!.quorumPort });
+    cleanups.push(() => evil.close());
+    await evil.handshake({ sid: 2, acceptorSid: 1, channel: 'quorum', secret: SECRET });
+    await within(evil.closed, 'a mac refused');
+    expect(n1.rec.logCount(/sent a mac but we have no secret; closing$/)).toBe(1);
+  });
+});
+
+describe('PeerNetwork over mutual TLS', () => {
+  it('links servers whose certificates chain to the trust store and name their host; refuses others both ways', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zabkit-peer-tls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const ca = await makeCa(dir, 'net');
+    const good = await makeCert(ca, 'good');
+    const wrongHost = await makeCert(ca, 'wronghost', 'IP:10.9.9.9');
+    const stranger = await makeCert(await makeCa(dir, 'stranger'), 'stranger');
+    const tls = (c: { key: string; cert: string }): PeerAuth => ({ secret: null, tls: { key: c.key, cert: c.cert, ca: ca.caPem, hostnameVerification: true } });
+    const peers = await addresses(4);
+    const n1 = makeNode(1, peers, { auth: tls(good) });
+    const n2 = makeNode(2, peers, { auth: tls(good) });
+    const n3 = makeNode(3, peers, { auth: tls(wrongHost) });
+    const n4 = makeNode(4, peers, { auth: tls(stranger) });
+    await Promise.all([n1, n2, n3, n4].map((n) => n.net.start()));
+    n1.net.send(2, proposal(1));
+    n2.net.send(1, vote(2));
+    await n2.rec.until(() => n2.rec.messages.length === 1, 'a proposal over TLS');
+    await n1.rec.until(() => n1.rec.messages.length === 1, 'a vote over TLS');
+
+    // 3's certificate is from the right CA but names another host: refused as a client (by 1) and as a server (by 1's dial)
+    n3.net.send(1, proposal(3));
+    n1.net.send(3, proposal(3));
+    await n1.rec.until(() => n1.rec.logCount(/claiming to be server 3 does not match its host 127\.0\.0\.1/) >= 1, '3 refused as a client');
+    await n1.rec.until(() => n1.rec.logCount(/^warn link to peer 3 \(quorum\): dial .*failed .*IP: 127\.0\.0\.1 is not in the cert's list/) === 1, '3 refused as a server');
+    // 4's certificate is from another CA
+    n4.net.send(1, proposal(4));
+    n1.net.send(4, proposal(4));
+    await n1.rec.until(() => n1.rec.logCount(/TLS handshake from 127\.0\.0\.1 failed: client certificate refused: /) >= 1, '4 refused as a client');
+    await n1.rec.until(() => n1.rec.logCount(/^warn link to peer 4 \(quorum\): dial .*failed .*certificate/i) === 1, '4 refused as a server');
+    expect(n1.rec.from(3)).toEqual([]);
+    expect(n1.rec.from(4)).toEqual([]);
+    expect(n3.rec.messages).toEqual([]);
+    expect(n4.rec.messages).toEqual([]);
+    // a plain TCP client gets nowhere near the handshake
+    const plain = await EvilPeer.connect({ port: peers[0]!.quorumPort });
+    cleanups.push(() => plain.close());
+    plain.hello(2, 'quorum');
+    await within(plain.closed, 'a plain TCP hello refused');
+    expect(n1.rec.from(2).length).toBe(1);
   });
 });

@@ -83,11 +83,45 @@ describe('parseConfig', () => {
       purgeInterval: 0,
       maxDataBytes: 1048576,
       containerCheckIntervalMs: 60000,
+      maxWatchesPerSession: 65536,
+      globalOutstandingLimit: 2000,
+      clientOutstandingLimit: 1000,
+      clientOutstandingCloseLimit: 10000,
+      clientUnsentBytesLimit: 8 * 1024 * 1024,
+      clientUnsentBytesCloseLimit: 64 * 1024 * 1024,
+      clientHandshakeTimeoutMs: 5000,
+      maxHandshakingCnxns: 16,
       myid: 1,
       servers: [],
       peerType: 'participant',
+      peerAuth: { sslQuorum: false, hostnameVerification: true, insecure: false },
     });
     expect(warnings).toEqual([]);
+  });
+
+  it('reads the client limits, and refuses a close limit below its pause limit naming both', () => {
+    const { config, warnings } = parseConfig(
+      'dataDir=/d\nglobalOutstandingLimit=50\nclientOutstandingLimit=10\nclientOutstandingCloseLimit=20\n' +
+        'clientUnsentBytesLimit=1000\nclientUnsentBytesCloseLimit=2000\nmaxWatchesPerSession=7\nclientHandshakeTimeoutMs=300\nmaxHandshakingCnxns=2\n',
+    );
+    expect(warnings).toEqual([]);
+    expect(config).toEqual(
+      expect.objectContaining({
+        globalOutstandingLimit: 50,
+        clientOutstandingLimit: 10,
+        clientOutstandingCloseLimit: 20,
+        clientUnsentBytesLimit: 1000,
+        clientUnsentBytesCloseLimit: 2000,
+        maxWatchesPerSession: 7,
+        clientHandshakeTimeoutMs: 300,
+        maxHandshakingCnxns: 2,
+      }),
+    );
+    const e = configError(() => parseConfig('dataDir=/d\nclientOutstandingCloseLimit=500\n'));
+    expect(e.key).toBe('clientOutstandingCloseLimit');
+    expect(e.message).toMatch(/clientOutstandingCloseLimit=500 must not be below clientOutstandingLimit \(default 1000\)/);
+    expect(e.message).toContain('(line 2)');
+    expect(configError(() => parseConfig('dataDir=/d\nclientUnsentBytesLimit=0\n')).message).toMatch(/clientUnsentBytesLimit=0: out of range/);
   });
 
   it('derives session timeout defaults from tickTime', () => {

@@ -297,12 +297,14 @@ describe('connection limit', () => {
     const a = await client(server.connectString);
     const b = await client(server.connectString);
 
-    // Refused: closed with 1013. Were it accepted, a handshake would be answered instead.
-    const third = new Raw(server.port);
-    await Promise.race([third.opened, third.closed]);
-    if (third.ws.readyState === WebSocket.OPEN) third.send(CONNECT);
-    const outcome = await Promise.race([third.closed, third.next().then((frame) => ({ frame }), () => third.closed)]);
-    expect(outcome).toMatchObject({ code: 1013 });
+    // Refused at TCP accept (before any byte is parsed) with an HTTP 503 that says why.
+    const third = new WebSocket(`ws://127.0.0.1:${server.port}`);
+    const [, res] = (await once(third, 'unexpected-response')) as [unknown, { statusCode: number; on(e: 'data', f: (b: Buffer) => void): void }];
+    expect(res.statusCode).toBe(503);
+    let body = '';
+    res.on('data', (b) => (body += b.toString()));
+    await once(res as unknown as NodeJS.EventEmitter, 'end');
+    expect(body).toMatch(/too many connections from 127\.0\.0\.1 \(maxClientCnxns=2\)/);
     await expect(connect(server.connectString, { retry: { retries: 0 }, connectTimeoutMs: 2_000 })).rejects.toThrow();
 
     await a.create('/a', 'from a');
@@ -559,5 +561,29 @@ describe('status frame', () => {
     expect(s2.sessions).toBe(1);
     expect(s2.znodes).toBe(initial.znodes + 8);
     expect(s2.ephemerals).toBe(0);
+  });
+});
+
+describe('reply size limits', () => {
+  it('a client with the default limit reads a reply as large as a server with a larger maxDataBytes sends, on its first connection', async () => {
+    const server = await start(await tempDir(), { maxDataBytes: 4 * 1024 * 1024 });
+    const c = await client(server.connectString);
+    const big = new Uint8Array(3 * 1024 * 1024).fill(7); // over frameLimitFor(1 MiB), the client's own default
+    await c.create('/big', big);
+    const got = await c.getData('/big');
+    expect(got.data?.byteLength).toBe(big.byteLength);
+    expect(c.state).toBe('connected');
+  });
+
+  it('getChildren of a node whose child list is over the frame limit fails with ResponseTooLarge; the connection stays up', async () => {
+    const server = await start(await tempDir(), { maxDataBytes: 16 * 1024 });
+    const c = await client(server.connectString);
+    await c.create('/wide', null);
+    const name = 'n'.repeat(200);
+    // 500 x 200-byte names: ~100 KB, over frameLimitFor(16 KiB) = 96 KiB
+    await Promise.all(Array.from({ length: 500 }, (_, i) => c.create(`/wide/${name}${i}`, null)));
+    await expect(c.getChildren('/wide')).rejects.toMatchObject({ code: 'ResponseTooLarge' });
+    expect(c.state).toBe('connected');
+    expect(await c.getAllChildrenNumber('/wide')).toBe(500);
   });
 });

@@ -5,10 +5,20 @@ import { FileEpochStore, openFileStorage } from '../../src/storage/index.js';
 import { rec, tempDir } from './helpers.js';
 
 describe('FileEpochStore', () => {
-  it('reads 0 when missing and persists both epochs across instances', async () => {
+  it('never reads a missing file as 0: load refuses, naming it; initialize writes the missing ones as 0', async () => {
     const dir = await tempDir();
     const store = new FileEpochStore(join(dir, 'snap'));
-    expect(await store.load()).toEqual({ acceptedEpoch: 0, currentEpoch: 0 });
+    expect(await store.readFiles()).toEqual({ acceptedEpoch: null, currentEpoch: null });
+    await expect(store.load()).rejects.toThrow(`epoch file ${join(dir, 'snap', 'acceptedEpoch')} is missing`);
+    await store.setAcceptedEpoch(4);
+    await expect(store.load()).rejects.toThrow(`epoch file ${join(dir, 'snap', 'currentEpoch')} is missing`);
+    await store.initialize();
+    expect(await new FileEpochStore(join(dir, 'snap')).load()).toEqual({ acceptedEpoch: 4, currentEpoch: 0 });
+  });
+
+  it('persists both epochs across instances', async () => {
+    const dir = await tempDir();
+    const store = new FileEpochStore(join(dir, 'snap'));
     await store.setAcceptedEpoch(3);
     await Promise.all([store.setCurrentEpoch(2), store.setCurrentEpoch(3)]);
     expect(await new FileEpochStore(join(dir, 'snap')).load()).toEqual({ acceptedEpoch: 3, currentEpoch: 3 });
@@ -21,6 +31,7 @@ describe('FileEpochStore', () => {
     const dir = await tempDir();
     const store = new FileEpochStore(dir);
     await store.setAcceptedEpoch(0xffff_ffff);
+    await store.setCurrentEpoch(0);
     await expect(store.setAcceptedEpoch(0x1_0000_0000)).rejects.toThrow(/invalid epoch 4294967296/);
     await expect(store.setCurrentEpoch(2 ** 53)).rejects.toThrow(RangeError);
     expect(await new FileEpochStore(dir).load()).toEqual({ acceptedEpoch: 0xffff_ffff, currentEpoch: 0 });
@@ -46,6 +57,7 @@ describe('openFileStorage', () => {
     await s.log.flush();
     await s.log.close();
     await s.epochs.setCurrentEpoch(1);
+    await s.epochs.setAcceptedEpoch(1);
     const w = await s.snapshots.begin(1n);
     await w.commit();
     const again = await openFileStorage({ dataDir: dir });

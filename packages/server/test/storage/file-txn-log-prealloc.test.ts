@@ -3,12 +3,12 @@ import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptLogError, FileTxnLog } from '../../src/storage/index.js';
-import { encodeRecord } from '../../src/storage/format.js';
+import { LOG_HEADER_BYTES as H, encodeRecord } from '../../src/storage/format.js';
 import { opened, seeded, rec, recs, segmentFiles, tempDir, text, zxids } from './helpers.js';
 
 /** End of the last record in a segment file: where its zero fill, if any, begins. */
 function recordsEnd(buf: Buffer): number {
-  let off = 16;
+  let off = H;
   while (off + 16 <= buf.length && buf.readBigUInt64BE(off + 8) !== 0n) off += 16 + buf.readUInt32BE(off);
   return off;
 }
@@ -27,15 +27,15 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
     await log.flush();
     // a new segment is created already extended
     const first = await readFile(path);
-    expect(first.length).toBe(16 + 3 * REC + 4 * 1024 * 1024);
+    expect(first.length).toBe(H + 3 * REC + 4 * 1024 * 1024);
     log.append(recs(4, 5));
     await log.flush();
     expect(log.stats().preallocations).toBe(1);
     await log.close();
     const buf = await readFile(path);
     expect(buf.length).toBe(first.length);
-    expect(recordsEnd(buf)).toBe(16 + 5 * REC);
-    expect(isZero(buf.subarray(16 + 5 * REC))).toBe(true);
+    expect(recordsEnd(buf)).toBe(H + 5 * REC);
+    expect(isZero(buf.subarray(H + 5 * REC))).toBe(true);
 
     const again = await opened(dir);
     expect(again.recovery.warnings).toEqual([]);
@@ -60,12 +60,12 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
       log.append([rec(BigInt(i))]);
       await log.flush();
     }
-    // 16 + 21 + 100 = 137 covers records 1..5 (121 bytes); record 6 ends at 142 -> 242; ... record 9 ends at 205
+    // 24 + 21 + 100 = 145 covers records 1..5 (129 bytes); record 6 ends at 150 -> 250; ... record 9 ends at 213
     expect(log.stats().preallocations).toBe(2);
     await log.close();
     const buf = await readFile(join(dir, seg1));
-    expect(buf.length).toBe(242);
-    expect(recordsEnd(buf)).toBe(16 + 9 * REC);
+    expect(buf.length).toBe(250);
+    expect(recordsEnd(buf)).toBe(H + 9 * REC);
     const again = await opened(dir);
     expect(again.recovery.warnings).toEqual([]);
     expect(zxids(again.recovery.records)).toEqual(zxids(recs(1, 9)));
@@ -82,7 +82,8 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
     const { log, recovery } = await opened(dir);
     expect(zxids(recovery.records)).toEqual([1n, 2n, 3n, 4n]);
     expect(recovery.warnings).toHaveLength(1);
-    expect(recovery.warnings[0]).toMatch(/torn tail at offset 100/);
+    expect(recovery.warnings[0]).toContain(`torn tail at offset ${H + 4 * REC} after zxid 0x4`);
+    expect(recovery.warnings[0]).toMatch(/1 damaged record\(s\) by their length fields .* byte\(s\) of zero fill/);
     expect((await stat(path)).size).toBe(end - REC);
     log.append([rec(5n, 'new five')]);
     await log.flush();
@@ -101,7 +102,7 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
         r4.copy(buf, end + 100);
       },
       (buf, end) => void r4.copy(buf, end + 4096), // zeros where record 4 should start, record 4 later
-      (buf, end) => void buf.copy(buf, end, 16, 16 + REC), // a valid copy of record 1 right after record 3
+      (buf, end) => void buf.copy(buf, end, H, H + REC), // a valid copy of record 1 right after record 3
     ];
     for (const damageIt of damage) {
       const dir = await seeded(3);
@@ -119,7 +120,7 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
 
   it('segments rolled while preallocated keep their fill and reopen cleanly; damage in them is corruption', async () => {
     const dir = await tempDir();
-    // 8 records fit in 200 bytes (16 + 8 * 21 = 184): the fill is capped at maxSegmentBytes
+    // 8 records fit in 200 bytes (24 + 8 * 21 = 192): the fill is capped at maxSegmentBytes
     const { log } = await opened(dir, 0n, { maxSegmentBytes: 200 });
     for (let i = 1; i <= 20; i++) {
       log.append([rec(BigInt(i))]);
@@ -174,10 +175,10 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
     const { log } = await opened(dir);
     await log.truncateAfter(5n);
     const seg4 = join(dir, 'log.0000000000000004');
-    expect((await stat(seg4)).size).toBe(16 + 2 * REC); // cut at record 5's end, fill dropped
+    expect((await stat(seg4)).size).toBe(H + 2 * REC); // cut at record 5's end, fill dropped
     log.append([rec(6n, 'six b'), rec(7n, 'seven b')]);
     await log.flush();
-    expect((await stat(seg4)).size).toBeGreaterThan(16 + 4 * 1024 * 1024); // extended again
+    expect((await stat(seg4)).size).toBeGreaterThan(H + 4 * 1024 * 1024); // extended again
     expect((await log.readFrom(0n)).map(text)).toEqual(['txn-1', 'txn-2', 'txn-3', 'txn-4', 'txn-5', 'six b', 'seven b']);
     // back into log.1, whose fill (left from before its roll) the next append writes over
     await log.truncateAfter(3n);
@@ -194,7 +195,7 @@ describe('FileTxnLog preallocation (zero fill after the records)', () => {
 
   it('preallocateBytes: 0 leaves the file ending at its last record', async () => {
     const dir = await seeded(5, 0, { preallocateBytes: 0 });
-    expect((await stat(join(dir, seg1))).size).toBe(16 + 5 * REC);
+    expect((await stat(join(dir, seg1))).size).toBe(H + 5 * REC);
     expect(() => new FileTxnLog({ dir, preallocateBytes: -1 })).toThrow(RangeError);
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptLogError, FileTxnLog } from '../../src/storage/index.js';
+import { LOG_HEADER_BYTES as H } from '../../src/storage/format.js';
 import { opened, seeded, rec, recs, segmentFiles, tempDir, text, zxids, type LogOptions } from './helpers.js';
 
 describe('FileTxnLog round trip', () => {
@@ -55,7 +56,7 @@ describe('FileTxnLog round trip', () => {
   it('rolls automatically when a segment would exceed maxSegmentBytes', async () => {
     const dir = await tempDir();
     const { log } = await opened(dir, 0n, { maxSegmentBytes: 120 });
-    // 46 bytes per record + 16-byte header: two records per segment
+    // 46 bytes per record + 24-byte header: two records per segment
     for (let i = 1; i <= 6; i++) log.append([rec(BigInt(i), 'x'.repeat(30))]);
     await log.flush();
     await log.close();
@@ -228,17 +229,18 @@ describe('FileTxnLog recovery', () => {
     await appendFile(path, junk);
     const { log, recovery } = await opened(dir);
     expect(zxids(recovery.records)).toEqual([1n, 2n, 3n]);
-    expect(recovery.warnings[0]).toMatch(/truncated 1048576 bytes/);
+    expect(recovery.warnings[0]).toMatch(/truncated 1048576 byte\(s\)/);
     expect((await stat(path)).size).toBe(size);
     await log.close();
   });
 
-  it('treats a zero-filled tail as the clean end of a preallocated segment: no warning, kept, appended over', async () => {
+  it('treats zero fill within the preallocation as the clean end of a segment: no warning, kept, appended over', async () => {
     const dir = await seeded(3, 0, noFill);
     const path = join(dir, seg1);
     const size = (await stat(path)).size;
     await appendFile(path, Buffer.alloc(4096));
-    const { log, recovery } = await opened(dir, 0n, noFill);
+    const withFill = { preallocateBytes: 4096 };
+    const { log, recovery } = await opened(dir, 0n, withFill);
     expect(zxids(recovery.records)).toEqual([1n, 2n, 3n]);
     expect(recovery.warnings).toEqual([]);
     expect((await stat(path)).size).toBe(size + 4096);
@@ -246,10 +248,36 @@ describe('FileTxnLog recovery', () => {
     await log.flush();
     await log.close();
     expect((await stat(path)).size).toBe(size + 4096); // written into the fill
-    const again = await opened(dir);
+    const again = await opened(dir, 0n, withFill);
     expect(again.recovery.warnings).toEqual([]);
     expect(zxids(again.recovery.records)).toEqual([1n, 2n, 3n, 4n]);
     await again.log.close();
+  });
+
+  it('reports a zeroed tail that preallocation cannot have left, with its size, and cuts it', async () => {
+    // preallocation off: any zero fill is foreign
+    const dir = await seeded(3, 0, noFill);
+    const path = join(dir, seg1);
+    const size = (await stat(path)).size;
+    await appendFile(path, Buffer.alloc(100));
+    const a = await opened(dir, 0n, noFill);
+    expect(zxids(a.recovery.records)).toEqual([1n, 2n, 3n]);
+    expect(a.recovery.warnings).toHaveLength(1);
+    expect(a.recovery.warnings[0]).toContain(`zeroed tail at offset ${size} after zxid 0x3: 100 byte(s) of zero fill`);
+    expect((await stat(path)).size).toBe(size);
+    await a.log.close();
+
+    // records 4 and 5 zeroed in place (the file keeps its length), longer than the preallocation
+    const dir2 = await seeded(5, 0, noFill);
+    const path2 = join(dir2, seg1);
+    const buf = await readFile(path2);
+    const rec4 = H + 3 * (16 + 5);
+    buf.fill(0, rec4);
+    await writeFile(path2, buf);
+    const b = await opened(dir2, 0n, { preallocateBytes: 20 });
+    expect(zxids(b.recovery.records)).toEqual([1n, 2n, 3n]);
+    expect(b.recovery.warnings.join('\n')).toContain(`zeroed tail at offset ${rec4} after zxid 0x3: ${2 * (16 + 5)} byte(s) of zero fill`);
+    await b.log.close();
   });
 
   it('removes a last segment whose header or only record is torn', async () => {
@@ -290,7 +318,7 @@ describe('FileTxnLog recovery', () => {
   it('never appends into a segment that holds no record (its name must be its first zxid)', async () => {
     const dir = await seeded(4, 2); // log.1 (1,2), log.3 (3,4)
     const mid = join(dir, 'log.0000000000000003');
-    await writeFile(mid, (await readFile(mid)).subarray(0, 16)); // header only: no record
+    await writeFile(mid, (await readFile(mid)).subarray(0, H)); // header only: no record
     await writeFile(join(dir, 'log.0000000000000009'), Buffer.alloc(10)); // torn newest segment
     const { log, recovery } = await opened(dir);
     expect(zxids(recovery.records)).toEqual([1n, 2n]);
@@ -308,15 +336,15 @@ describe('FileTxnLog recovery', () => {
     const dir = await seeded(5);
     const path = join(dir, seg1);
     const buf = await readFile(path);
-    buf[16 + 16 + 2]! ^= 0xff; // a payload byte of record 1
+    buf[H + 16 + 2]! ^= 0xff; // a payload byte of record 1
     await writeFile(path, buf);
     const err = await new FileTxnLog(dir).open(0n).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptLogError);
     const c = err as CorruptLogError;
     expect(c.file).toBe(path);
-    expect(c.offset).toBe(16);
+    expect(c.offset).toBe(H);
     expect(c.message).toContain(path);
-    expect(c.message).toMatch(/offset 16/);
+    expect(c.message).toContain(`offset ${H}`);
     // nothing was truncated
     expect((await readFile(path)).length).toBe(buf.length);
   });
@@ -339,7 +367,7 @@ describe('FileTxnLog recovery', () => {
     // splice a copy of record 1 (valid CRC) onto the end
     const path = join(dir, seg1);
     const buf = await readFile(path);
-    const rec1 = buf.subarray(16, 16 + 16 + 5);
+    const rec1 = buf.subarray(H, H + 16 + 5);
     await appendFile(path, rec1);
     await expect(new FileTxnLog(dir).open(0n)).rejects.toBeInstanceOf(CorruptLogError);
   });

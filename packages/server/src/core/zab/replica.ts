@@ -50,7 +50,7 @@ interface Conn {
 export class Replica {
   readonly tree = new DataTree();
   readonly sessions = new SessionTable();
-  readonly watches = new WatchManager();
+  readonly watches: WatchManager;
   readonly replies: ReplyQueues;
   private readonly conns = new Map<number, Conn>();
   /** session id -> connection waiting for its createSession / revalidation. */
@@ -63,6 +63,7 @@ export class Replica {
   sink: WriteSink | null = null;
 
   constructor(private readonly options: CoreOptions) {
+    this.watches = new WatchManager(options.maxWatchesPerSession);
     this.replies = new ReplyQueues({
       lastApplied: () => this.lastApplied,
       read: (sid, req) => executeRead(this.tree, this.watches, sid, req),
