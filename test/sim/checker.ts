@@ -1,4 +1,4 @@
-import { PeerKind, counterOf, epochOf, type PeerMessage, type Zxid } from '@zabkit/protocol';
+import { DEFAULT_MAX_DATA_BYTES, PeerKind, counterOf, epochOf, validatePeerMessage, type PeerMessage, type PeerValidationContext, type Zxid } from '@zabkit/protocol';
 import type { StorageOp } from '@zabkit/server';
 import type { SimCluster } from './sim-cluster.js';
 import { txnKey } from './sim-cluster.js';
@@ -34,7 +34,8 @@ const hex = (z: Zxid) => `0x${z.toString(16)}`;
  *     its last applied zxid is in its history (applied, or in the snapshot it
  *     loaded);
  * plus the persist-before-ack rules of NEWLEADER: currentEpoch is durable only
- * after the synced txns, and the NEWLEADER ACK leaves only after both.
+ * after the synced txns, and the NEWLEADER ACK leaves only after both; and
+ * (g) every message a server sends passes the peer edge's validatePeerMessage.
  */
 export class Checker {
   /** epoch -> the server that led it. */
@@ -46,6 +47,8 @@ export class Checker {
   private readonly lastApplied = new Map<number, Zxid | undefined>();
   /** Snapshot (its chunks) -> the history it contains (captured when a leader sends SNAP or a server writes one). */
   private readonly snapHistory = new WeakMap<readonly Uint8Array[], Map<Zxid, string>>();
+  /** What a SNAP sent at a zxid holds (the first sender's history through it). */
+  private readonly sentSnapHistory = new Map<Zxid, Map<Zxid, string>>();
   /** Txns committed cluster-wide, for (f). */
   readonly committed = new CommittedHistory();
   readonly acked: AckedWrite[] = [];
@@ -56,8 +59,15 @@ export class Checker {
   private readonly wasServing = new Map<number, string>();
   readonly stats = { leaders: 0, applies: 0, truncatedTxns: 0, newLeaderAcks: 0, snapsSent: 0, servingChecks: 0 };
 
+  private readonly edge: Omit<PeerValidationContext, 'from'>;
+
   constructor(private readonly sim: SimCluster) {
     for (const id of sim.ids) this.history.set(id, new Map());
+    this.edge = {
+      serverIds: new Set(sim.ids),
+      voterIds: new Set(sim.peers.filter((p) => p.role === 'participant').map((p) => p.id)),
+      maxDataBytes: DEFAULT_MAX_DATA_BYTES,
+    };
     sim.hooks.push({
       onLoad: (id, _reason, snap) => this.onLoad(id, snap),
       onSnapshot: (id, snap) => this.snapHistory.set(snap.chunks, this.historyThrough(id, snap.zxid)),
@@ -151,6 +161,10 @@ export class Checker {
         this.truncated.set(txnKey(t), disk.acceptedEpoch);
         this.stats.truncatedTxns++;
       }
+    } else if (op.kind === 'installSnapshot') {
+      const h = this.sentSnapHistory.get(op.zxid);
+      if (!h) this.fail(`server ${id} stores a SNAP at ${hex(op.zxid)} that was never sent`);
+      this.snapHistory.set(op.chunks, h);
     } else if (op.kind === 'currentEpoch') {
       const s = this.synced.get(id);
       if (s && s.epoch === op.epoch && disk.lastZxid() < s.zxid) {
@@ -160,9 +174,13 @@ export class Checker {
   }
 
   private onSend(from: number, to: number, msg: PeerMessage, afterStorage: boolean): void {
+    const refused = validatePeerMessage(msg, { ...this.edge, from });
+    if (refused !== null) this.fail(`(g) server ${from} sent ${to} a message the peer edge refuses: ${refused}`);
     if (msg.k === PeerKind.snap) {
-      this.stats.snapsSent++;
-      this.snapHistory.set(msg.chunks, this.historyThrough(from, msg.zxid));
+      // A SNAP travels as chunks; the learner installs the assembled snapshot (a new chunk array), so
+      // what was sent is known by its zxid until the install's disk op ties it to the stored chunks.
+      if (msg.index === 0) this.stats.snapsSent++;
+      if (!this.sentSnapHistory.has(msg.zxid)) this.sentSnapHistory.set(msg.zxid, this.historyThrough(from, msg.zxid));
       return;
     }
     if (msg.k === PeerKind.ack && counterOf(msg.zxid) === 0 && from !== to) {
@@ -185,9 +203,9 @@ export class Checker {
   private onDelivered(from: number, to: number, msg: PeerMessage): void {
     const node = this.sim.node(to);
     if (!node) return;
-    if (msg.k === PeerKind.snap && node.lastAppliedZxid() === msg.zxid) {
+    if (msg.k === PeerKind.snap && msg.last && node.lastAppliedZxid() === msg.zxid) {
       // The learner replaced its state with the leader's snapshot.
-      const h = this.snapHistory.get(msg.chunks);
+      const h = this.sentSnapHistory.get(msg.zxid);
       if (!h) this.fail(`server ${to} installed a SNAP at ${hex(msg.zxid)} that was never sent`);
       this.history.set(to, new Map(h));
       this.lastApplied.set(to, msg.zxid);

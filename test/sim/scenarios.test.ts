@@ -186,7 +186,7 @@ describe('recovery scenarios (classic ZooKeeper bugs)', () => {
         onDelivered: (from, to, msg) => {
           if (to !== lagger) return;
           if (msg.k === PeerKind.newLeader && from === leader) newLeaderSeen = true;
-          if (msg.k === PeerKind.snap && from === leader && !snapSeen) {
+          if (msg.k === PeerKind.snap && msg.last && from === leader && !snapSeen) {
             snapSeen = true;
             sim.crash(leader);
           }

@@ -1,5 +1,5 @@
-import { FrameKind, PROTOCOL_VERSION, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
-import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp } from '@zabkit/server';
+import { FrameKind, PROTOCOL_VERSION, SESSION_PASSWD_BYTES, type PeerMessage, type Request, type ServerFrame, type Zxid } from '@zabkit/protocol';
+import { ZabNode, resolveCoreOptions, resolveZabOptions, type NodeReady, type PeerConfig, type StorageOp, type ZabOptions } from '@zabkit/server';
 import { Rng } from '../support/rng.js';
 import { SimDisk, type SimSnapshot } from './sim-disk.js';
 
@@ -29,6 +29,8 @@ export interface SimOptions {
    * checkers see without it.
    */
   checkStart?: boolean;
+  /** Other replication settings for every server. */
+  zab?: Partial<ZabOptions>;
 }
 
 /** Hooks for checkers; every one is optional. */
@@ -142,6 +144,7 @@ export class SimCluster {
       snapEvery: 0,
       snapRetain: 3,
       checkStart: true,
+      zab: {},
       ...opts,
     };
     this.rng = new Rng(opts.seed);
@@ -182,7 +185,13 @@ export class SimCluster {
     s.gen++;
     const core = resolveCoreOptions({ serverId: id, tickTimeMs: this.opts.tickMs, sessionIdBase: (BigInt(id) << 56n) | (BigInt(s.gen) << 40n) });
     const node = new ZabNode(
-      resolveZabOptions(core, { peers: this.peers, committedLogSize: this.opts.committedLogSize, initLimit: this.opts.initLimit, syncLimit: this.opts.syncLimit }),
+      resolveZabOptions(core, {
+        ...this.opts.zab,
+        peers: this.peers,
+        committedLogSize: this.opts.committedLogSize,
+        initLimit: this.opts.initLimit,
+        syncLimit: this.opts.syncLimit,
+      }),
     );
     const apply = node.applyCommitted.bind(node);
     node.applyCommitted = (txn) => {
@@ -357,7 +366,7 @@ export class SimCluster {
       conn.closed = true;
       return conn;
     }
-    s.node.connect(conn.connId, { k: FrameKind.connect, protocolVersion: PROTOCOL_VERSION, lastZxidSeen, timeoutMs, sessionId, passwd }, this.now, new Uint8Array([server, conn.connId & 0xff]));
+    s.node.connect(conn.connId, { k: FrameKind.connect, protocolVersion: PROTOCOL_VERSION, lastZxidSeen, timeoutMs, sessionId, passwd }, this.now, passwdFor(server, conn.connId));
     this.drain(s);
     return conn;
   }
@@ -366,6 +375,14 @@ export class SimCluster {
     const s = this.servers.get(conn.server)!;
     if (conn.closed || !s.node) return;
     s.node.request(conn.connId, { k: FrameKind.request, xid, req }, this.now);
+    this.drain(s);
+  }
+
+  /** Steps `msg` into server `to` as if `from` had sent it on their link (a faulty or hostile peer). */
+  inject(from: number, to: number, msg: PeerMessage): void {
+    const s = this.servers.get(to)!;
+    if (!s.node) return;
+    s.node.step(from, msg, this.now);
     this.drain(s);
   }
 
@@ -565,4 +582,12 @@ export class SimCluster {
 /** A short identity of a txn for comparing histories across servers. */
 export function txnKey(txn: { hdr: { sessionId: bigint; cxid: number; zxid: Zxid }; body: { type: string } }): string {
   return `${txn.hdr.zxid.toString(16)}:${txn.hdr.sessionId.toString(16)}:${txn.hdr.cxid}:${txn.body.type}`;
+}
+
+/** A session password of the normal length (leaders refuse a forwarded createSession with another). */
+function passwdFor(server: number, connId: number): Uint8Array {
+  const p = new Uint8Array(SESSION_PASSWD_BYTES);
+  p[0] = server;
+  p[1] = connId & 0xff;
+  return p;
 }

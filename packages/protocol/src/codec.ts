@@ -89,10 +89,27 @@ function checkFrame(value: unknown): Frame {
   if (typeof k !== 'number' || !KINDS.has(k)) {
     throw new FrameError('malformed', `unknown frame kind ${String(k)}`);
   }
+  if (k === FrameKind.connect) {
+    const problem = connectProblem(value as Record<string, unknown>);
+    if (problem !== null) throw new FrameError('malformed', `connect frame: ${problem}`);
+  }
   if (k === FrameKind.request) {
     const f = value as { xid?: unknown; req?: unknown };
     if (!Number.isInteger(f.xid)) throw new FrameError('malformed', 'request frame without an integer xid');
     if (f.req === null || typeof f.req !== 'object') throw new FrameError('malformed', 'request frame without a request');
   }
   return value as Frame;
+}
+
+const isU64 = (v: unknown): boolean => typeof v === 'bigint' && v >= 0n && v < 1n << 64n;
+
+/** The connect frame's fields as clients send them (zxid and session id as bigints), or why not. */
+function connectProblem(f: Record<string, unknown>): string | null {
+  if (!Number.isInteger(f.protocolVersion)) return 'protocolVersion must be an integer';
+  if (!isU64(f.lastZxidSeen)) return 'lastZxidSeen must be a bigint in [0, 2^64)';
+  if (!isU64(f.sessionId)) return 'sessionId must be a bigint in [0, 2^64)';
+  if (typeof f.timeoutMs !== 'number' || Number.isNaN(f.timeoutMs)) return 'timeoutMs must be a number';
+  if (!(f.passwd instanceof Uint8Array) || f.passwd.byteLength > 256) return 'passwd must be at most 256 bytes';
+  if (f.frameArrays !== undefined && typeof f.frameArrays !== 'boolean') return 'frameArrays must be a boolean';
+  return null;
 }

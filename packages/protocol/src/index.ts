@@ -9,3 +9,5 @@ export * from './crc32c.js';
 export * from './peer.js';
 export * from './frame-batch.js';
 export * from './peer-handshake.js';
+export * from './peer-limits.js';
+export * from './peer-validate.js';

@@ -63,8 +63,12 @@ export interface AckEpochMsg { k: typeof PeerKind.ackEpoch; currentEpoch: number
 export interface DiffMsg { k: typeof PeerKind.diff; lastZxid: Zxid }
 /** Sync: drop every logged txn above `zxid`, then DIFF follows. */
 export interface TruncMsg { k: typeof PeerKind.trunc; zxid: Zxid }
-/** Sync: replace everything with this snapshot (taken at `zxid`); proposals + commits after it follow. */
-export interface SnapMsg { k: typeof PeerKind.snap; zxid: Zxid; chunks: Uint8Array[] }
+/**
+ * Sync: replace everything with the snapshot taken at `zxid`, sent as one message per chunk
+ * (`index` 0, 1, ... in order; `last` on the final one); proposals + commits after it follow.
+ * The learner assembles the chunks and installs the snapshot with the last one.
+ */
+export interface SnapMsg { k: typeof PeerKind.snap; zxid: Zxid; index: number; last: boolean; chunk: Uint8Array }
 /** End of sync; `zxid` = makeZxid(newEpoch, 0). The learner persists, sets currentEpoch, then ACKs it. */
 export interface NewLeaderMsg { k: typeof PeerKind.newLeader; zxid: Zxid }
 export interface AckMsg { k: typeof PeerKind.ack; zxid: Zxid }

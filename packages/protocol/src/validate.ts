@@ -2,6 +2,16 @@ import { CREATE_MODES, OpCode, type MultiOp, type Request } from './messages.js'
 import { pathProblem } from './paths.js';
 
 const MODES = new Set<string>(CREATE_MODES);
+
+/**
+ * A decoded value for an error message, never throwing: msgpack maps decode to plain objects,
+ * so a hostile `{ toString: 1 }` would make String() throw, and JSON.stringify throws on bigints.
+ */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return Array.isArray(v) ? 'an array' : `a value of type ${typeof v}`;
+}
 const isBytesOrNull = (v: unknown): boolean => v === null || v instanceof Uint8Array;
 const isVersion = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= -1 && (v as number) <= 0x7fffffff;
 const isSequential = (mode: unknown): boolean => typeof mode === 'string' && mode.endsWith('sequential');
@@ -27,7 +37,7 @@ function checkPath(path: unknown, sequential = false): string | null {
 function validateOp(req: Record<string, unknown>, inMulti: boolean): string | null {
   switch (req.op) {
     case OpCode.create: {
-      if (!MODES.has(req.mode as string)) return `unknown create mode ${JSON.stringify(req.mode)}`;
+      if (!MODES.has(req.mode as string)) return `unknown create mode ${describeValue(req.mode)}`;
       const bad = checkPath(req.path, isSequential(req.mode));
       if (bad) return bad;
       if (!isBytesOrNull(req.data)) return 'data must be bytes or null';
@@ -35,7 +45,7 @@ function validateOp(req: Record<string, unknown>, inMulti: boolean): string | nu
       if (ttl) {
         if (!Number.isInteger(req.ttlMs) || (req.ttlMs as number) <= 0) return 'ttl modes need a positive integer ttlMs';
       } else if (req.ttlMs !== undefined && req.ttlMs !== null) {
-        return `ttlMs is only allowed with ttl modes, not ${String(req.mode)}`;
+        return `ttlMs is only allowed with ttl modes, not ${req.mode as string}`;
       }
       return null;
     }
@@ -49,7 +59,7 @@ function validateOp(req: Record<string, unknown>, inMulti: boolean): string | nu
         (isVersion(req.version) ? null : 'version must be an integer >= -1')
       );
     default:
-      if (inMulti) return `operation ${String(req.op)} is not allowed in a multi`;
+      if (inMulti) return `operation ${describeValue(req.op)} is not allowed in a multi`;
   }
   switch (req.op) {
     case OpCode.exists:
@@ -92,7 +102,7 @@ function validateOp(req: Record<string, unknown>, inMulti: boolean): string | nu
     case OpCode.closeSession:
       return null;
     default:
-      return `unknown operation ${String(req.op)}`;
+      return `unknown operation ${describeValue(req.op)}`;
   }
 }
 

@@ -267,6 +267,27 @@ describe('decodeFrame rejects bad input with a FrameError', () => {
     expect(frameError(() => decodeFrame(encode({ k: FrameKind.request, xid: 1, req: null }))).reason).toBe('malformed');
   });
 
+  it('a connect frame whose fields are not what a client sends is malformed (a hostile lastZxidSeen must not reach the server)', () => {
+    const good = { k: FrameKind.connect, protocolVersion: 1, lastZxidSeen: 0n, timeoutMs: 30_000, sessionId: 0n, passwd: new Uint8Array(16) };
+    expect(decodeFrame(encode(good)).k).toBe(FrameKind.connect);
+    const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['lastZxidSeen a map with a toString key', { lastZxidSeen: { toString: 1 } }, /lastZxidSeen/],
+      ['lastZxidSeen a number', { lastZxidSeen: 5 }, /lastZxidSeen/],
+      ['lastZxidSeen negative', { lastZxidSeen: -1n }, /lastZxidSeen/],
+      ['sessionId a string', { sessionId: '1' }, /sessionId/],
+      ['protocolVersion missing', { protocolVersion: undefined }, /protocolVersion/],
+      ['timeoutMs a string', { timeoutMs: '10' }, /timeoutMs/],
+      ['passwd of 1 KiB', { passwd: new Uint8Array(1024) }, /passwd/],
+      ['passwd a string', { passwd: 'secret' }, /passwd/],
+      ['frameArrays a number', { frameArrays: 1 }, /frameArrays/],
+    ];
+    for (const [what, change, reason] of bad) {
+      const e = frameError(() => decodeFrame(encode({ ...good, ...change })));
+      expect(e.reason, what).toBe('malformed');
+      expect(e.message, what).toMatch(reason);
+    }
+  });
+
   it('a frame over the limit is oversized, checked before decoding', () => {
     const frame = encodeFrame({ k: FrameKind.request, xid: 1, req: { op: OpCode.setData, path: '/a', data: new Uint8Array(2000), version: -1 } });
     expect(decodeFrame(frame, frame.byteLength).k).toBe(FrameKind.request);

@@ -1,11 +1,13 @@
-import { decode, encode, type Zxid } from '@zabkit/protocol';
+import { decode, encode, SNAPSHOT_CHUNK_BYTES, type Zxid } from '@zabkit/protocol';
 import { copyBytes } from './bytes.js';
 import { dataOf, makeNode, type DataTree, type ZNode } from './data-tree.js';
 import type { SessionTable } from './sessions.js';
 import type { NodeKind } from './txn.js';
 
-/** Nodes (and sessions) per snapshot chunk. */
+/** Nodes (and sessions) per snapshot chunk; a chunk is also cut at about SNAPSHOT_CHUNK_BYTES. */
 export const SNAPSHOT_CHUNK_SIZE = 1000;
+/** Rough encoded size of a row beyond its path and data (zxids, counters, msgpack headers). */
+const ROW_OVERHEAD = 96;
 const FORMAT = 1;
 
 type NodeRow = [
@@ -49,11 +51,16 @@ export function* writeSnapshot(zxid: Zxid, tree: DataTree, sessions: SessionTabl
   }
   if (srows.length > 0) yield encode({ t: 'sessions', rows: srows } satisfies Chunk);
   let rows: NodeRow[] = [];
+  let rowBytes = 0;
   for (const n of tree.nodes.values()) {
-    rows.push([n.path, dataOf(n), n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion, n.ephemeralOwner, n.seq, n.kind, n.ttlMs ?? null]);
-    if (rows.length >= SNAPSHOT_CHUNK_SIZE) {
+    const data = dataOf(n);
+    rows.push([n.path, data, n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion, n.ephemeralOwner, n.seq, n.kind, n.ttlMs ?? null]);
+    // (a path's UTF-8 is at most 3 bytes per UTF-16 unit)
+    rowBytes += 3 * n.path.length + (data?.byteLength ?? 0) + ROW_OVERHEAD;
+    if (rows.length >= SNAPSHOT_CHUNK_SIZE || rowBytes >= SNAPSHOT_CHUNK_BYTES) {
       yield encode({ t: 'nodes', rows } satisfies Chunk);
       rows = [];
+      rowBytes = 0;
     }
   }
   if (rows.length > 0) yield encode({ t: 'nodes', rows } satisfies Chunk);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FrameKind, frameLimitFor, OpCode, WRITE_OPS, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
+import { FrameKind, frameLimitFor, OpCode, peerFrameLimitFor, SESSION_PASSWD_BYTES, WRITE_OPS, type ClientFrame, type PeerMessage, type ServerStatus, type Zxid } from '@zabkit/protocol';
 import { resolveCoreOptions } from '../core/options.js';
 import type { NodeReady } from '../core/zab/api.js';
 import { ZabNode, resolveZabOptions } from '../core/zab/zab-node.js';
@@ -14,6 +14,7 @@ import { reloadLog, replayLog } from './log-replay.js';
 import { createLogger, type Logger } from './logger.js';
 import { LatencyStats } from './metrics.js';
 import { loadPeerAuth, type LoadedPeerAuth } from './peer-auth-config.js';
+import { peerValidator } from './peer-validator.js';
 import { Snapshotter } from './snapshotter.js';
 import { StorageExecutor } from './storage-executor.js';
 import { VERSION } from './version.js';
@@ -110,8 +111,10 @@ export class ClusterServer implements StartedServer {
       onClose: (connId) =>
         this.gate.run(() => {
           this.latency.forget(connId);
-          this.node.disconnect(connId, Date.now());
-          this.pump();
+          this.guard('a client disconnect', () => {
+            this.node.disconnect(connId, Date.now());
+            this.pump();
+          });
         }),
     });
     this.network =
@@ -121,13 +124,17 @@ export class ClusterServer implements StartedServer {
             peers: config.servers.map((s) => ({ id: s.id, host: s.host, quorumPort: s.quorumPort, electionPort: s.electionPort })),
             auth: peerAuth.auth,
             logger,
-            maxFrameBytes: 1024 * 1024 * 1024,
+            // SNAP goes in bounded chunks: the largest frame is a proposal of a maximal request.
+            maxFrameBytes: peerFrameLimitFor(config.maxDataBytes),
+            validate: peerValidator(config),
             onMessage: (from, msg) => (this.gate.holding ? this.gate.run(() => this.onPeerMessage(from, msg)) : this.onPeerMessage(from, msg)),
             onDisconnect: (peer) =>
               this.gate.run(() => {
                 if (this.closing) return;
-                this.node.peerDisconnected(peer, Date.now());
-                this.pump();
+                this.guard(`the loss of the link to ${peer}`, () => {
+                  this.node.peerDisconnected(peer, Date.now());
+                  this.pump();
+                });
               }),
           })
         : null;
@@ -269,13 +276,17 @@ export class ClusterServer implements StartedServer {
 
   private onFrame(connId: number, frame: ClientFrame): void {
     if (this.closing) return;
+    this.guard('a client frame', () => this.onFrameUnguarded(connId, frame));
+  }
+
+  private onFrameUnguarded(connId: number, frame: ClientFrame): void {
     const now = Date.now();
     switch (frame.k) {
       case FrameKind.status:
         this.listener.send(connId, { k: FrameKind.statusReply, status: this.status() });
         return;
       case FrameKind.connect:
-        this.node.connect(connId, frame, now, randomBytes(16));
+        this.node.connect(connId, frame, now, randomBytes(SESSION_PASSWD_BYTES));
         break;
       case FrameKind.request:
         if (frame.req?.op !== OpCode.ping) this.latency.begin(connId, frame.xid, now);
@@ -296,7 +307,32 @@ export class ClusterServer implements StartedServer {
 
   private onPeerMessage(from: number, msg: PeerMessage): void {
     if (this.closing) return;
-    this.node.step(from, msg, Date.now());
+    this.guard(`a kind ${msg.k} message from ${from}`, () => this.node.step(from, msg, Date.now()));
+    this.pumpSoon();
+  }
+
+  /**
+   * Runs an input of the node. No handler exception may end the process: one is logged and the
+   * node leaves its role (goes LOOKING, which drops its clients and rebuilds from the election),
+   * as a ZooKeeper server shuts its quorum peer down and restarts it. Only a failing recovery stops the server.
+   */
+  private guard(what: string, input: () => void): void {
+    try {
+      input();
+    } catch (err) {
+      this.recover(what, err);
+    }
+  }
+
+  private recover(what: string, err: unknown): void {
+    if (this.failed) return;
+    this.logger.error(`handling ${what} failed: ${(err as Error)?.stack ?? String(err)}; going LOOKING`);
+    try {
+      this.node.goLooking(`internal error while handling ${what}: ${(err as Error)?.message ?? String(err)}`);
+    } catch (again) {
+      this.fatal(new Error(`could not recover from a failed ${what}: ${(again as Error)?.message ?? String(again)}`));
+      return;
+    }
     this.pumpSoon();
   }
 
@@ -310,15 +346,17 @@ export class ClusterServer implements StartedServer {
     this.pumpQueued = true;
     queueMicrotask(() => {
       this.pumpQueued = false;
-      this.pump();
+      this.guard('the node output', () => this.pump());
     });
   }
 
   private onTick(): void {
     // (skipped, not held, during a reload: a burst of late ticks would only fire timeouts at once)
     if (this.closing || this.gate.holding) return;
-    this.node.tick(Date.now());
-    this.pump();
+    this.guard('a tick', () => {
+      this.node.tick(Date.now());
+      this.pump();
+    });
   }
 
   /** Executes everything the node asked for since the last call. */
@@ -334,7 +372,7 @@ export class ClusterServer implements StartedServer {
         () => {
           if (this.closing || this.failed) return;
           for (const m of after) this.deliver(m.to, m.msg);
-          this.pump();
+          this.guard('the node output after storage', () => this.pump());
         },
         (err: unknown) => this.fatal(err as Error),
       );
@@ -371,8 +409,10 @@ export class ClusterServer implements StartedServer {
       queueMicrotask(() =>
         this.gate.run(() => {
           if (this.closing || this.failed) return;
-          this.node.step(to, msg, Date.now());
-          this.pump();
+          this.guard(`its own kind ${msg.k} message`, () => {
+            this.node.step(to, msg, Date.now());
+            this.pump();
+          });
         }),
       );
       return;

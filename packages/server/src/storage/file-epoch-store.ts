@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_EPOCH } from '@zabkit/protocol';
 import { ensureDir, isNotFound, writeFileDurably } from './fs-util.js';
 import type { EpochStore } from './types.js';
 
@@ -65,12 +66,21 @@ export class FileEpochStore implements EpochStore {
     }
     const t = text.trim();
     if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new Error(`epoch file ${path} is corrupt: ${JSON.stringify(text)}`);
-    return Number(t);
+    const epoch = Number(t);
+    if (epoch > MAX_EPOCH) {
+      throw new Error(
+        `epoch file ${path} holds ${epoch}, above the largest epoch ${MAX_EPOCH} (epochs are the top 32 bits of a zxid); ` +
+          'it was written by a faulty or hostile peer: rejoin this server empty (zabkit server --rejoin-empty)',
+      );
+    }
+    return epoch;
   }
 
   /** Writes are serialised so two updates of one file never share a temp file. */
   private write(name: string, epoch: number): Promise<void> {
-    if (!Number.isSafeInteger(epoch) || epoch < 0) return Promise.reject(new RangeError(`invalid epoch ${epoch}`));
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) {
+      return Promise.reject(new RangeError(`invalid epoch ${epoch}: epochs are integers in [0, ${MAX_EPOCH}]`));
+    }
     const run = this.chain.then(async () => {
       await ensureDir(this.dir);
       await writeFileDurably(this.dir, join(this.dir, name), Buffer.from(`${epoch}\n`));

@@ -531,7 +531,7 @@ describe('PeerNetwork', () => {
     expect(n1.rec.logCount(/^warn .*failed to prove it holds the shared secret; closing$/)).toBe(1);
   });
 
-  it('carries an 8 MiB snapshot intact, and closes a link that sends a frame above the limit', async () => {
+  it('carries an 8 MiB snapshot chunk intact, and closes a link that sends a frame above the limit', async () => {
     const peers = await addresses(3);
     const n1 = makeNode(1, peers);
     const n2 = makeNode(2, peers);
@@ -540,7 +540,9 @@ describe('PeerNetwork', () => {
     const snap: SnapMsg = {
       k: PeerKind.snap,
       zxid: (9n << 32n) + 0xfffffffen,
-      chunks: Array.from({ length: 8 }, () => new Uint8Array(randomBytes(1024 * 1024))),
+      index: 0,
+      last: true,
+      chunk: new Uint8Array(randomBytes(8 * 1024 * 1024)),
     };
     n1.net.send(2, snap);
     n1.net.send(2, proposal(1));
@@ -548,13 +550,14 @@ describe('PeerNetwork', () => {
     const got = n2.rec.messages[0]!.msg as SnapMsg;
     expect(got.k).toBe(PeerKind.snap);
     expect(got.zxid).toBe(snap.zxid);
-    expect(got.chunks.length).toBe(8);
-    got.chunks.forEach((c, i) => expect(Buffer.compare(c, snap.chunks[i]!)).toBe(0));
+    expect(got.index).toBe(0);
+    expect(got.last).toBe(true);
+    expect(Buffer.compare(got.chunk, snap.chunk)).toBe(0);
     expect(tagOf(n2.rec.messages[1]!.msg)).toBe('proposal 1');
 
     // 3 only takes 1 MiB frames: the snapshot closes the link, both sides hear of it once.
     n1.net.send(3, proposal(1));
-    n1.net.send(3, { ...snap, chunks: snap.chunks.slice(0, 2) });
+    n1.net.send(3, { ...snap, chunk: snap.chunk.subarray(0, 2 * 1024 * 1024) });
     await n3.rec.until(() => n3.rec.disconnects.length === 1, 'the break at 3');
     await n1.rec.until(() => n1.rec.disconnects.length === 1, 'the break at 1');
     expect(n3.rec.disconnects).toEqual([1]);

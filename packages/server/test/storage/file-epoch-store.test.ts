@@ -27,6 +27,18 @@ describe('FileEpochStore', () => {
     await expect(store.setAcceptedEpoch(1.5)).rejects.toThrow(RangeError);
   });
 
+  it('never writes an epoch above 2^32-1 (the top 32 bits of a zxid), and refuses to load one with a clear message', async () => {
+    const dir = await tempDir();
+    const store = new FileEpochStore(dir);
+    await store.setAcceptedEpoch(0xffff_ffff);
+    await store.setCurrentEpoch(0);
+    await expect(store.setAcceptedEpoch(0x1_0000_0000)).rejects.toThrow(/invalid epoch 4294967296/);
+    await expect(store.setCurrentEpoch(2 ** 53)).rejects.toThrow(RangeError);
+    expect(await new FileEpochStore(dir).load()).toEqual({ acceptedEpoch: 0xffff_ffff, currentEpoch: 0 });
+    await writeFile(join(dir, 'acceptedEpoch'), '4294967296\n');
+    await expect(new FileEpochStore(dir).load()).rejects.toThrow(/holds 4294967296, above the largest epoch 4294967295.*rejoin this server empty/);
+  });
+
   it('refuses a corrupt epoch file instead of reading it as 0', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'currentEpoch'), 'x7');

@@ -21,6 +21,10 @@ export interface ZabOptions extends CoreOptions {
   finalizeWaitTicks: number;
   /** Upper bound of the election resend backoff, in ticks (default 30). */
   maxElectionBackoffTicks: number;
+  /** Largest SNAP a learner assembles, in bytes (default 4 GiB); a larger one drops that leader. */
+  maxSnapshotBytes: number;
+  /** Where a new leader's zxid counter starts (default 0; tests start near the 32-bit limit). */
+  zxidCounterStart?: number;
 }
 
 /** Durable steps, executed by the runtime strictly in order. */

@@ -1,8 +1,10 @@
-import { PeerKind, makeZxid, type PeerMessage, type Request, type Zxid } from '@zabkit/protocol';
+import { MAX_EPOCH, PeerKind, makeZxid, type PeerMessage, type Zxid } from '@zabkit/protocol';
 import { encodeTxn } from '../txn-codec.js';
 import type { Txn } from '../txn.js';
 import type { NodeContext } from './context.js';
+import { handleForwarded } from './forwarded.js';
 import { Proposer } from './proposer.js';
+import { snapMessages } from './snap-assembly.js';
 import type { WriteSink } from './replica.js';
 
 type Phase =
@@ -53,6 +55,8 @@ export class Leader {
   private stopped = false;
   /** A quorum acked the new epoch; learners are synced as their ACKEPOCH arrives. */
   private syncStarted = false;
+  /** No epoch is left to choose: go LOOKING at the next tick. */
+  private epochExhausted = false;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -114,7 +118,7 @@ export class Leader {
         if (this.proposer) for (const sid of msg.touches) this.proposer.touch(sid, this.now());
         return;
       case PeerKind.request:
-        this.onRequest(from, msg.sessionId, msg.cxid, msg.req);
+        if (this.proposer) handleForwarded(this.ctx, this.proposer, from, msg.sessionId, msg.cxid, msg.req, this.now());
         return;
       case PeerKind.sync:
         if (this.proposer) this.ctx.send(from, { k: PeerKind.syncReply, id: msg.id, zxid: this.proposer.lastProposed });
@@ -137,6 +141,10 @@ export class Leader {
   tick(now: number): void {
     if (this.stopped) return;
     const { initLimit, syncLimit } = this.ctx.options;
+    if (this.epochExhausted) {
+      this.ctx.goLooking(`no epoch above ${MAX_EPOCH} to lead in`);
+      return;
+    }
     if (!this.established) {
       if (this.ctx.ticks - this.startedAt > initLimit) this.ctx.goLooking(`no quorum synced within initLimit (${initLimit} ticks)`);
       return;
@@ -162,8 +170,10 @@ export class Leader {
 
   private onFollowerInfo(sid: number, acceptedEpoch: number, lastZxid: Zxid, observer: boolean): void {
     const existing = this.learners.get(sid);
-    // A resent FOLLOWERINFO (the learner had not heard LEADERINFO yet) changes nothing.
-    if (existing && existing.phase !== 'info' && existing.acceptedEpoch === acceptedEpoch && existing.lastZxid === lastZxid) return;
+    // A resent FOLLOWERINFO (the learner had not heard LEADERINFO yet) changes nothing. Once it
+    // acked the epoch, a FOLLOWERINFO (behind that ACKEPOCH on the FIFO link) means the learner
+    // started over, e.g. it dropped us over a bad message without the link breaking: sync it again.
+    if (existing && existing.phase === 'epoch' && existing.acceptedEpoch === acceptedEpoch && existing.lastZxid === lastZxid) return;
     const l: LearnerHandler = {
       sid,
       observer: observer || !this.ctx.quorum.isVoter(sid),
@@ -182,13 +192,32 @@ export class Leader {
       this.ctx.sendAfterStorage(sid, { k: PeerKind.leaderInfo, newEpoch: this.newEpoch });
       return;
     }
+    if (!l.observer && !(Number.isInteger(acceptedEpoch) && acceptedEpoch >= 0 && acceptedEpoch < MAX_EPOCH)) {
+      // Its vote would make the next epoch overflow: lead without it rather than not at all.
+      this.ctx.log(`ERROR: learner ${sid} reports acceptedEpoch ${acceptedEpoch} (the largest epoch is ${MAX_EPOCH}): not counting it`);
+      this.learners.delete(sid);
+      return;
+    }
     if (!l.observer) this.epochReporters.set(sid, acceptedEpoch);
     this.maybeChooseEpoch();
   }
 
   private maybeChooseEpoch(): void {
-    if (this.newEpoch !== null || !this.ctx.quorum.containsQuorum(this.epochReporters.keys())) return;
-    this.newEpoch = Math.max(...this.epochReporters.values()) + 1;
+    if (this.newEpoch !== null) return;
+    // Our own epoch alone rules leading out: no need to wait for a quorum to find that out.
+    const enough = this.ctx.quorum.containsQuorum(this.epochReporters.keys()) || this.ctx.acceptedEpoch >= MAX_EPOCH;
+    if (!enough) return;
+    if (this.epochExhausted) return;
+    let highest = 0;
+    for (const e of this.epochReporters.values()) if (e > highest) highest = e;
+    if (highest >= MAX_EPOCH) {
+      // Never chosen nor persisted: an epoch above 2^32-1 has no zxid, and would keep every server
+      // from leading again. The next tick goes LOOKING (not here: this may run in the constructor).
+      this.ctx.log(`ERROR: cannot choose an epoch above acceptedEpoch ${highest} (the largest epoch is ${MAX_EPOCH}); not leading`);
+      this.epochExhausted = true;
+      return;
+    }
+    this.newEpoch = highest + 1;
     this.ctx.log(`leading: new epoch ${this.newEpoch} from acceptedEpochs of ${[...this.epochReporters.keys()].join(',')}`);
     this.ctx.acceptedEpoch = this.newEpoch;
     this.ctx.storage({ kind: 'acceptedEpoch', epoch: this.newEpoch });
@@ -242,7 +271,7 @@ export class Leader {
     if (plan.kind === 'snap') {
       const zxid = this.ctx.replica.lastApplied;
       this.ctx.log(`sync ${l.sid}: SNAP at 0x${zxid.toString(16)} (learner at 0x${l.lastZxid.toString(16)})`);
-      send({ k: PeerKind.snap, zxid, chunks: [...this.ctx.replica.snapshotChunks()] });
+      for (const m of snapMessages(zxid, this.ctx.replica.snapshotChunks())) send(m);
     } else {
       if (plan.kind === 'trunc') {
         this.ctx.log(`sync ${l.sid}: TRUNC to 0x${plan.to.toString(16)} then ${plan.txns.length} txn(s)`);
@@ -294,6 +323,7 @@ export class Leader {
       (txn) => this.broadcast(txn),
       () => this.ctx.goLooking('zxid counter exhausted: a new epoch is needed'),
       this.now(),
+      this.ctx.options.zxidCounterStart,
     );
     for (const x of this.learners.values()) if (x.phase === 'synced') this.upToDate(x);
     const replica = this.ctx.replica;
@@ -347,13 +377,6 @@ export class Leader {
   }
 
   // ---- requests ------------------------------------------------------------------------------
-
-  private onRequest(from: number, sessionId: bigint, cxid: number, req: Request | { op: 'createSession'; timeoutMs: number; passwd: Uint8Array }): void {
-    const proposer = this.proposer;
-    if (!proposer) return;
-    if (req.op === 'createSession') proposer.createSession(sessionId, req.timeoutMs, req.passwd, from, this.now());
-    else proposer.submit(sessionId, cxid, req, from, this.now());
-  }
 
   private localSink(proposer: Proposer): WriteSink {
     const me = this.ctx.myId;

@@ -1,8 +1,10 @@
-import { PeerKind, epochOf, type PeerMessage, type Zxid } from '@zabkit/protocol';
+import { MAX_EPOCH, PeerKind, epochOf, type PeerMessage, type Zxid } from '@zabkit/protocol';
+import { txnProblem } from '../txn-check.js';
 import { decodeTxnForLog } from '../txn-codec.js';
 import type { Txn } from '../txn.js';
 import type { NodeContext } from './context.js';
 import type { WriteSink } from './replica.js';
+import { SnapAssembly } from './snap-assembly.js';
 
 /** Node ticks between FOLLOWERINFO resends while the leader has not answered. */
 const FOLLOWER_INFO_RESEND_TICKS = 3;
@@ -35,6 +37,7 @@ export class Learner {
   private readonly syncs = new Map<number, { sessionId: bigint; xid: number }>();
   private nextSyncId = 1;
   private stopped = false;
+  private readonly snap: SnapAssembly;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -43,6 +46,7 @@ export class Learner {
     private readonly now: () => number,
   ) {
     this.lastHeard = ctx.ticks;
+    this.snap = new SnapAssembly(ctx.options.maxSnapshotBytes);
     this.sendFollowerInfo();
   }
 
@@ -105,6 +109,10 @@ export class Learner {
     switch (msg.k) {
       case PeerKind.leaderInfo: {
         if (this.phase !== 'discovery') return;
+        if (msg.newEpoch > MAX_EPOCH) {
+          ctx.goLooking(`leader ${this.leaderId} proposed epoch ${msg.newEpoch}, above the largest epoch ${MAX_EPOCH}: refused`);
+          return;
+        }
         if (msg.newEpoch < ctx.acceptedEpoch) {
           ctx.goLooking(`leader ${this.leaderId} proposed epoch ${msg.newEpoch} below our accepted epoch ${ctx.acceptedEpoch}`);
           return;
@@ -127,18 +135,26 @@ export class Learner {
         ctx.lastLogged = msg.zxid;
         ctx.storage({ kind: 'truncate', zxid: msg.zxid });
         return;
-      case PeerKind.snap:
+      case PeerKind.snap: {
         if (this.phase !== 'sync') return;
-        ctx.log(`SNAP from leader ${this.leaderId} at 0x${msg.zxid.toString(16)}`);
+        const snap = this.snap.add(msg);
+        if (snap === 'more') return;
+        if (typeof snap === 'string') {
+          ctx.goLooking(`leader ${this.leaderId}: ${snap}`);
+          return;
+        }
+        ctx.log(`SNAP from leader ${this.leaderId} at 0x${snap.zxid.toString(16)} (${snap.chunks.length} chunk(s))`);
         this.pending.clear();
-        ctx.storage({ kind: 'installSnapshot', zxid: msg.zxid, chunks: msg.chunks });
-        ctx.replica.load(msg.chunks);
-        ctx.history.reset(msg.zxid);
-        ctx.lastLogged = msg.zxid;
+        ctx.storage({ kind: 'installSnapshot', zxid: snap.zxid, chunks: snap.chunks });
+        ctx.replica.load(snap.chunks);
+        ctx.history.reset(snap.zxid);
+        ctx.lastLogged = snap.zxid;
         return;
+      }
       case PeerKind.proposal: {
         if (this.phase === 'discovery' || msg.zxid <= ctx.lastLogged) return;
-        const txn = decodeTxnForLog(msg.txn);
+        const txn = this.checkedTxn(msg.zxid, msg.txn);
+        if (!txn) return;
         this.pending.set(msg.zxid, txn);
         ctx.lastLogged = msg.zxid;
         ctx.storage({ kind: 'append', txns: [txn] });
@@ -153,7 +169,8 @@ export class Learner {
       case PeerKind.inform: {
         if (this.phase !== 'synced' && this.phase !== 'serving') return;
         if (msg.zxid <= ctx.lastLogged) return;
-        const txn = decodeTxnForLog(msg.txn);
+        const txn = this.checkedTxn(msg.zxid, msg.txn);
+        if (!txn) return;
         ctx.lastLogged = msg.zxid;
         ctx.storage({ kind: 'append', txns: [txn] });
         ctx.applyCommitted(txn);
@@ -193,6 +210,24 @@ export class Learner {
       default:
         return;
     }
+  }
+
+  /**
+   * The txn of a PROPOSAL / INFORM, or null after dropping the leader: one that does not decode
+   * or could not come from a correct leader's prep is neither logged nor applied.
+   */
+  private checkedTxn(zxid: Zxid, bytes: Uint8Array): Txn | null {
+    let txn: Txn;
+    try {
+      txn = decodeTxnForLog(bytes);
+    } catch (err) {
+      this.ctx.goLooking(`leader ${this.leaderId} sent an undecodable txn 0x${zxid.toString(16)}: ${(err as Error)?.message ?? String(err)}`);
+      return null;
+    }
+    const problem = txnProblem(txn, zxid, this.ctx.options.maxDataBytes);
+    if (problem === null) return txn;
+    this.ctx.goLooking(`leader ${this.leaderId} sent a bad txn 0x${zxid.toString(16)}: ${problem}`);
+    return null;
   }
 
   /** Applies, in order, every logged proposal up to `zxid`. */

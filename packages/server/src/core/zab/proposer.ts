@@ -1,4 +1,4 @@
-import { OpCode, counterExhausted, makeZxid, type Request, type Zxid } from '@zabkit/protocol';
+import { OpCode, counterExhausted, makeZxid, type ErrorCode, type Request, type Zxid } from '@zabkit/protocol';
 import { Prep, type Prepped } from '../prep.js';
 import { Reaper } from '../reaper.js';
 import type { Txn, TxnBody } from '../txn.js';
@@ -34,7 +34,9 @@ export class Proposer {
     this.reaper = new Reaper(containerCheckIntervalMs);
     this.reaper.rebuild(replica.tree);
     replica.tree.onCandidate = (p) => this.reaper.note(p);
-    this.lastProposed = makeZxid(epoch, startCounter);
+    // Nothing of this epoch is proposed yet: a sync now needs only what the leader already has
+    // (makeZxid(epoch, 0) would hold every sync until the epoch's first write).
+    this.lastProposed = replica.lastApplied;
     // A new leader gives every session a full timeout from now, as ZooKeeper does.
     for (const s of replica.sessions.all()) s.lastTouch = now;
   }
@@ -59,6 +61,21 @@ export class Proposer {
 
   touch(sessionId: bigint, now: number): void {
     this.replica.sessions.touch(sessionId, now);
+  }
+
+  /** The server the session's client is on, as its creation or last revalidation recorded. */
+  ownerOf(sessionId: bigint): number | undefined {
+    return this.owners.get(sessionId);
+  }
+
+  /** A session id that exists, or was given out in this epoch (being created, or closed since). */
+  sessionIdUsed(sessionId: bigint): boolean {
+    return this.owners.has(sessionId) || this.replica.sessions.get(sessionId) !== undefined;
+  }
+
+  /** Answers a write with `err` through the log, as prep answers a failed one. */
+  reject(sessionId: bigint, cxid: number, err: ErrorCode, now: number): void {
+    this.propose(sessionId, cxid, { type: 'error', err }, now);
   }
 
   createSession(sessionId: bigint, timeoutMs: number, passwd: Uint8Array, origin: number, now: number): void {

@@ -20,6 +20,8 @@ export function resolveZabOptions(core: CoreOptions, o: Partial<ZabOptions> = {}
     committedLogSize: o.committedLogSize ?? 500,
     finalizeWaitTicks: o.finalizeWaitTicks ?? 1,
     maxElectionBackoffTicks: o.maxElectionBackoffTicks ?? 30,
+    maxSnapshotBytes: o.maxSnapshotBytes ?? 4 * 1024 * 1024 * 1024,
+    ...(o.zxidCounterStart !== undefined ? { zxidCounterStart: o.zxidCounterStart } : {}),
   };
 }
 
