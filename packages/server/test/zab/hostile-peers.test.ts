@@ -135,9 +135,10 @@ describe('a leader and a faulty learner', () => {
 
   it('with every acceptedEpoch at 2^32-1 nobody leads, says why, and persists no epoch above it', () => {
     const sim = new SimCluster({ voters: 3, seed: 2 });
+    // as the epoch files would hold them (written, so the start does not take the disk for a new one)
     for (const id of sim.ids) {
-      sim.disk(id).acceptedEpoch = MAX_EPOCH;
-      sim.disk(id).currentEpoch = MAX_EPOCH;
+      sim.disk(id).apply({ kind: 'acceptedEpoch', epoch: MAX_EPOCH });
+      sim.disk(id).apply({ kind: 'currentEpoch', epoch: MAX_EPOCH });
     }
     const bad = watchEpochs(sim);
     sim.startAll();
