@@ -129,6 +129,36 @@ describe('peer authentication against real servers', () => {
     expect(h.linesMatching(/replaced by a newer/).length).toBe(0);
   });
 
+  it('with 2 of 3 servers down, forged votes and a forged follower cannot make the third lead; nothing acknowledged is lost', async () => {
+    h = await ClusterHarness.start({ nodes: 3 });
+    const leader = await h.cluster.waitForLeader({ minFollowers: 2 });
+    const client = await h.client();
+    for (let i = 0; i < 10; i++) await client.create(`/acked${i}`, String(i));
+    const survivor = leader;
+    const down = [1, 2, 3].filter((id) => id !== survivor);
+    await Promise.all(down.map((id) => h!.cluster.kill(id)));
+    // (it sees the quorum gone: the links broke, no event tells the test, so poll its status)
+    await pollUntil('the survivor to give up leading', 10_000, async () => ((await h!.cluster.statuses()).get(survivor)?.role === 'looking' ? true : undefined));
+    const since = Date.now();
+    const ports = await peerPorts(h, survivor);
+    // Posing as both downed servers: votes for the survivor on the election port, then a follower's
+    // FOLLOWERINFO and a forged write on the quorum port, every way a peer without the secret can.
+    for (let round = 0; round < 4; round++) {
+      for (const claim of down) {
+        await forge(ports.election, claim, survivor, 'election', round);
+        await forge(ports.quorum, claim, survivor, 'quorum', round);
+      }
+    }
+    expect(h.linesMatching(/established leadership/, survivor, since)).toEqual([]);
+    const alone = (await h.cluster.statuses()).get(survivor);
+    expect(alone?.role).toBe('looking');
+    await Promise.all(down.map((id) => h!.cluster.startNode(id)));
+    await h.cluster.waitForLeader({ minFollowers: 2, timeoutMs: 30_000 });
+    const after = await h.client();
+    for (let i = 0; i < 10; i++) expect((await after.getString(`/acked${i}`)).data).toBe(String(i));
+    expect(await after.exists('/forged')).toBeNull();
+  });
+
   it('closes 3 connections streaming huge frames before authentication early; RSS stays far below the attack size', async () => {
     h = await ClusterHarness.start({ nodes: 3 });
     const leader = await h.cluster.waitForLeader({ minFollowers: 2 });
