@@ -224,3 +224,15 @@ export async function checkServer(h: ClusterHarness, id: number, parent: string,
   await c.close();
   return names.sort();
 }
+
+/** Creates `count` nodes `${parent}/k${i}` (data = path), `inFlight` at a time. */
+export async function createMany(client: { create(path: string, data: string): Promise<string> }, parent: string, count: number, inFlight = 32): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      const i = next++;
+      await client.create(`${parent}/k${i}`, `${parent}/k${i}`);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+}

@@ -1,23 +1,11 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClusterHarness, pollUntil } from './harness.js';
+import { ClusterHarness, createMany, pollUntil } from './harness.js';
 
 // A follower whose data dir lost part of its history (snapshots deleted after autopurge removed the
 // old log, a deleted middle segment) must refuse to start instead of rejoining with part of the tree,
 // and `zabkit server --rejoin-empty` must bring it back whole, by SNAP.
-
-/** Creates `${parent}/k0..k{count-1}`, `inFlight` at a time. */
-async function createMany(client: { create(path: string, data: string): Promise<string> }, parent: string, count: number, inFlight = 32): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      await client.create(`${parent}/k${i}`, `${parent}/k${i}`);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
-}
 
 const hexName = (prefix: string) => (n: string) => n.startsWith(prefix) && /^[a-z]+\.[0-9a-f]{16}$/.test(n);
 const zxidOf = (name: string) => BigInt(`0x${name.slice(name.indexOf('.') + 1)}`);

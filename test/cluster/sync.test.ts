@@ -1,17 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkServer, ClusterHarness, pollUntil, runWrites, text } from './harness.js';
-
-/** Creates `count` nodes `${parent}/k${i}` (data = path), `inFlight` at a time. */
-async function createMany(client: { create(path: string, data: string): Promise<string> }, parent: string, count: number, inFlight = 32): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      await client.create(`${parent}/k${i}`, `${parent}/k${i}`);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
-}
+import { checkServer, ClusterHarness, createMany, pollUntil, runWrites, text } from './harness.js';
 
 // How a restarted learner is brought up to date: DIFF, SNAP, TRUNC, and a full-cluster restart.
 describe('learner synchronisation after restarts (3 real processes)', () => {

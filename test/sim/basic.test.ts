@@ -1,10 +1,7 @@
-import { FrameKind, OpCode, PeerKind, type ConnectedFrame, type ResponseFrame } from '@zabkit/protocol';
+import { OpCode, PeerKind } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
-import { SimCluster, type SimConn } from './sim-cluster.js';
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
-const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
+import { SimCluster } from './sim-cluster.js';
+import { enc, responses, connected } from './conn-frames.js';
 
 describe('simulated ZAB cluster', () => {
   it('three voters elect one leader and replicate writes sent to a follower', () => {

@@ -1,13 +1,12 @@
-import { FrameKind, OpCode, PeerKind, counterOf, epochOf, type ConnectedFrame, type ResponseFrame, type SnapMsg } from '@zabkit/protocol';
+import { OpCode, PeerKind, counterOf, epochOf, type SnapMsg } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
 import { Checker } from './checker.js';
-import { SimCluster, type SimConn, type SimOptions } from './sim-cluster.js';
+import { SimCluster, type SimOptions } from './sim-cluster.js';
+import { responses, connected } from './conn-frames.js';
 
 // SNAP travels as one message per byte-bounded snapshot chunk; the learner installs it only whole.
 // And a leader whose zxid counter runs out hands over to a new epoch.
 
-const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
-const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
 const KiB = 1024;
 
 function start(opts: SimOptions): { sim: SimCluster; checker: Checker; leader: number; lagger: number } {

@@ -1,11 +1,12 @@
-import { FrameKind, OpCode, type ConnectedFrame, type ResponseFrame } from '@zabkit/protocol';
+import { OpCode } from '@zabkit/protocol';
 import type { SegmentSpan } from '@zabkit/server';
 import { describe, expect, it } from 'vitest';
 import { Checker, Violation } from './checker.js';
 import { healAll } from './faults.js';
 import { Operator } from './operator.js';
 import { runSeed } from './run-seed.js';
-import { SimCluster, type SimConn, type SimOptions } from './sim-cluster.js';
+import { SimCluster, type SimOptions } from './sim-cluster.js';
+import { enc, responses, connected } from './conn-frames.js';
 
 /**
  * Recovery from damaged data dirs, scripted: a server whose snapshots were lost after autopurge
@@ -13,10 +14,6 @@ import { SimCluster, type SimConn, type SimOptions } from './sim-cluster.js';
  * checks it refuses, the operator rejoins it empty and the leader's SNAP brings it back whole; with
  * them disabled, invariant (f) catches it serving a state missing committed txns.
  */
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
-const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
 
 interface World {
   sim: SimCluster;

@@ -1,8 +1,9 @@
-import { FrameKind, OpCode, PeerKind, epochOf, type ConnectedFrame, type ResponseFrame, type Zxid } from '@zabkit/protocol';
+import { OpCode, PeerKind, epochOf, type Zxid } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
 import { Checker } from './checker.js';
 import { healAll } from './faults.js';
 import { SimCluster, type SimConn, type SimOptions } from './sim-cluster.js';
+import { enc, responses, connected } from './conn-frames.js';
 
 /**
  * Scripted recovery scenarios named after classic ZooKeeper bugs. Each drives
@@ -10,10 +11,6 @@ import { SimCluster, type SimConn, type SimOptions } from './sim-cluster.js';
  * jitters delays) with the checkers on, then heals, waits for convergence and
  * runs the final checks (equal digests, acknowledged writes everywhere).
  */
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
-const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
 
 interface World {
   sim: SimCluster;

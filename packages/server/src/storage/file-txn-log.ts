@@ -2,7 +2,7 @@ import { ftruncateSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Zxid } from '@zabkit/protocol';
-import { LOG_HEADER_BYTES, MAX_RECORD_BYTES, decodeRecord, encodeRecord, logHeader, segmentName, showZxid } from './format.js';
+import { LOG_HEADER_BYTES, checkRestartAfter, MAX_RECORD_BYTES, decodeRecord, encodeRecord, logHeader, segmentName, showZxid } from './format.js';
 import { fsyncDir, readPrefix, writeAllSync } from './fs-util.js';
 import { GroupCommit } from './group-commit.js';
 import type { SegmentSpan } from './history-check.js';
@@ -178,9 +178,7 @@ export class FileTxnLog implements TxnLog {
 
   async restartAfter(zxid: Zxid): Promise<void> {
     this.assertUsable();
-    if (typeof zxid !== 'bigint' || zxid < this.last) {
-      throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(this.last)}`);
-    }
+    checkRestartAfter(zxid, this.last);
     this.rollRequested = true;
     if (zxid === this.last) return;
     this.last = zxid;

@@ -230,3 +230,10 @@ export function decodeSnapshot(buf: Buffer, zxid: Zxid, keepChunks: boolean): Ui
     off += 8 + len;
   }
 }
+
+/** TxnLog.restartAfter's precondition: the log may jump forward past its end, never back into it. */
+export function checkRestartAfter(zxid: unknown, last: Zxid): void {
+  if (typeof zxid !== 'bigint' || zxid < last) {
+    throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(last)}`);
+  }
+}

@@ -1,7 +1,7 @@
 import type { Zxid } from '@zabkit/protocol';
 import { withContinuation } from './history-check.js';
 import { GroupCommit } from './group-commit.js';
-import { showZxid } from './format.js';
+import { checkRestartAfter, showZxid } from './format.js';
 import type { SegmentSpan } from './history-check.js';
 import type { LogRecord, LogRecovery, TxnLog } from './types.js';
 
@@ -150,9 +150,7 @@ export class MemoryTxnLog implements TxnLog {
 
   async restartAfter(zxid: Zxid): Promise<void> {
     this.assertUsable();
-    if (typeof zxid !== 'bigint' || zxid < this.last) {
-      throw new RangeError(`txn log restartAfter: zxid ${showZxid(zxid)} is below the last logged ${showZxid(this.last)}`);
-    }
+    checkRestartAfter(zxid, this.last);
     this.rollRequested = true;
     if (zxid === this.last) return;
     this.last = zxid;

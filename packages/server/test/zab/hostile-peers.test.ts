@@ -1,15 +1,13 @@
-import { FrameKind, MAX_EPOCH, OpCode, PeerKind, type ConnectedFrame, type PeerMessage, type ResponseFrame } from '@zabkit/protocol';
+import { MAX_EPOCH, OpCode, PeerKind, type PeerMessage, type ResponseFrame } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
-import { SimCluster, type SimConn } from '../../../../test/sim/sim-cluster.js';
+import { SimCluster } from '../../../../test/sim/sim-cluster.js';
 import { encodeTxn } from '../../src/core/txn-codec.js';
 import type { Txn, TxnBody } from '../../src/core/txn.js';
+import { responses, connected } from '../../../../test/sim/conn-frames.js';
 
 // What a learner does with a leader that sends what no correct leader sends (and a leader with such a
 // learner), on the pure core in the simulator: nothing bad is logged, persisted or applied, and the
 // ensemble recovers once the fault is gone.
-
-const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
-const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
 
 function stableCluster(seed: number, opts: Partial<ConstructorParameters<typeof SimCluster>[0]> = {}): { sim: SimCluster; leader: number; followers: number[] } {
   const sim = new SimCluster({ voters: 3, seed, ...opts });

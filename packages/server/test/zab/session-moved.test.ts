@@ -1,9 +1,7 @@
-import { FrameKind, OpCode, type ConnectedFrame, type ResponseFrame } from '@zabkit/protocol';
+import { OpCode } from '@zabkit/protocol';
 import { describe, expect, it } from 'vitest';
-import { SimCluster, type SimConn } from '../../../../test/sim/sim-cluster.js';
-
-const responses = (c: SimConn) => c.frames.filter((f): f is ResponseFrame => f.k === FrameKind.response);
-const connected = (c: SimConn) => c.frames.find((f): f is ConnectedFrame => f.k === FrameKind.connected);
+import { SimCluster } from '../../../../test/sim/sim-cluster.js';
+import { responses, connected } from '../../../../test/sim/conn-frames.js';
 
 describe('sessions across servers', () => {
   it('a write on the old connection after the session moved fails with SessionMoved', () => {
